@@ -1,0 +1,1 @@
+//! Shared fixtures for keybound's criterion benchmarks (see `benches/`).

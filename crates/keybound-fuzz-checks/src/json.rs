@@ -1,0 +1,4 @@
+//! Fuzz checks for the json layer.
+
+/// Checks registered for fuzz targets of this layer.
+pub const CHECKS: &[(&str, crate::Check)] = &[];
