@@ -7,3 +7,10 @@
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+
+mod thumbprint;
+
+pub use keybound_json;
+pub use thumbprint::{
+    CertThumbprint, JwkThumbprint, THUMBPRINT_B64_LEN, THUMBPRINT_LEN, ThumbprintError,
+};
