@@ -8,8 +8,12 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod confirmation;
 mod thumbprint;
 
+pub use confirmation::{
+    BindingError, CnfError, Confirmation, JKT, OtherMethods, UnknownMembers, X5T_S256,
+};
 pub use keybound_json;
 pub use thumbprint::{
     CertThumbprint, JwkThumbprint, THUMBPRINT_B64_LEN, THUMBPRINT_LEN, ThumbprintError,
