@@ -5,5 +5,17 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
+
+mod b64;
+mod cert;
+mod error;
+pub mod header;
+pub mod pem;
+pub mod xfcc;
+
+pub use cert::{CertDer, MAX_CERT_DER_LEN, x5t_s256_bytes};
+pub use error::CertError;
+pub use header::{CertFormat, decode_cert};
+pub use pem::decode_pem_into;
