@@ -19,3 +19,12 @@ pub use cert::{CertDer, MAX_CERT_DER_LEN, x5t_s256_bytes};
 pub use error::CertError;
 pub use header::{CertFormat, decode_cert};
 pub use pem::decode_pem_into;
+mod binding;
+pub mod proxy;
+
+pub use binding::{
+    CertBindingError, check_certificate_binding, check_thumbprint_binding, x5t_s256,
+    x5t_s256_checked,
+};
+pub use keybound_cnf::{BindingError, CertThumbprint, Confirmation};
+pub use proxy::{IpPrefix, TrustedProxies};
