@@ -106,8 +106,12 @@ impl fmt::Display for HtuError {
         match self {
             Self::Empty => f.write_str("htu is empty"),
             Self::TooLong { len, max } => write!(f, "htu is {len} bytes long, more than {max}"),
-            Self::RelativeReference => f.write_str("htu is a relative reference, not an absolute URI"),
-            Self::InvalidScheme { offset } => write!(f, "invalid scheme character at byte {offset}"),
+            Self::RelativeReference => {
+                f.write_str("htu is a relative reference, not an absolute URI")
+            }
+            Self::InvalidScheme { offset } => {
+                write!(f, "invalid scheme character at byte {offset}")
+            }
             Self::UnsupportedScheme => f.write_str("htu scheme is neither http nor https"),
             Self::MissingAuthority => f.write_str("htu has no authority (`//host`)"),
             Self::UserinfoNotAllowed { offset } => {
@@ -122,7 +126,9 @@ impl fmt::Display for HtuError {
             Self::InvalidPercentEncoding { offset } => {
                 write!(f, "invalid percent-encoding at byte {offset}")
             }
-            Self::InvalidCharacter { offset } => write!(f, "invalid URI character at byte {offset}"),
+            Self::InvalidCharacter { offset } => {
+                write!(f, "invalid URI character at byte {offset}")
+            }
             Self::BufferTooSmall => f.write_str("buffer too small for the normalized htu"),
         }
     }
@@ -223,7 +229,10 @@ fn is_unreserved(c: u8) -> bool {
 }
 
 fn is_sub_delim(c: u8) -> bool {
-    matches!(c, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=')
+    matches!(
+        c,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
 }
 
 fn is_pchar(c: u8) -> bool {
@@ -291,7 +300,10 @@ fn parse(uri: &str) -> Result<Parsed<'_>, HtuError> {
         return Err(HtuError::Empty);
     }
     if b.len() > MAX_HTU_LEN {
-        return Err(HtuError::TooLong { len: b.len(), max: MAX_HTU_LEN });
+        return Err(HtuError::TooLong {
+            len: b.len(),
+            max: MAX_HTU_LEN,
+        });
     }
 
     // scheme ":" (RFC 3986 §3.1)
@@ -330,7 +342,9 @@ fn parse(uri: &str) -> Result<Parsed<'_>, HtuError> {
     let auth_end = find_from(b, auth_start, |c| matches!(c, b'/' | b'?' | b'#'));
     let authority = b.get(auth_start..auth_end).unwrap_or_default();
     if let Some(at) = authority.iter().position(|&c| c == b'@') {
-        return Err(HtuError::UserinfoNotAllowed { offset: auth_start.saturating_add(at) });
+        return Err(HtuError::UserinfoNotAllowed {
+            offset: auth_start.saturating_add(at),
+        });
     }
 
     // host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3)
@@ -355,7 +369,10 @@ fn parse(uri: &str) -> Result<Parsed<'_>, HtuError> {
         validate(b, auth_start, host_end, is_reg_name_char, |offset| {
             HtuError::InvalidHost { offset }
         })?;
-        (host, colon.map(|c| auth_start.saturating_add(c).saturating_add(1)))
+        (
+            host,
+            colon.map(|c| auth_start.saturating_add(c).saturating_add(1)),
+        )
     };
     if host.is_empty() {
         return Err(HtuError::MissingHost);
@@ -368,21 +385,32 @@ fn parse(uri: &str) -> Result<Parsed<'_>, HtuError> {
 
     // path-abempty, then "?" query and "#" fragment (RFC 3986 §3.3-§3.5)
     let path_end = find_from(b, auth_end, |c| matches!(c, b'?' | b'#'));
-    validate(b, auth_end, path_end, is_path_char, |offset| HtuError::InvalidCharacter { offset })?;
+    validate(b, auth_end, path_end, is_path_char, |offset| {
+        HtuError::InvalidCharacter { offset }
+    })?;
     let path = b.get(auth_end..path_end).unwrap_or_default();
     let mut rest = path_end;
     if b.get(rest) == Some(&b'?') {
         let query_end = find_from(b, rest, |c| c == b'#');
         let start = rest.saturating_add(1);
-        validate(b, start, query_end, is_query_char, |offset| HtuError::InvalidCharacter { offset })?;
+        validate(b, start, query_end, is_query_char, |offset| {
+            HtuError::InvalidCharacter { offset }
+        })?;
         rest = query_end;
     }
     if b.get(rest) == Some(&b'#') {
         let start = rest.saturating_add(1);
-        validate(b, start, b.len(), is_query_char, |offset| HtuError::InvalidCharacter { offset })?;
+        validate(b, start, b.len(), is_query_char, |offset| {
+            HtuError::InvalidCharacter { offset }
+        })?;
     }
 
-    Ok(Parsed { scheme, host, port, path })
+    Ok(Parsed {
+        scheme,
+        host,
+        port,
+        path,
+    })
 }
 
 /// `*DIGIT` between `start` and `end`; empty means no port (RFC 3986 §6.2.3).
@@ -394,7 +422,9 @@ fn parse_port(b: &[u8], start: usize, end: usize) -> Result<Option<u16>, HtuErro
     let mut value: u32 = 0;
     for (i, &c) in digits.iter().enumerate() {
         if !c.is_ascii_digit() {
-            return Err(HtuError::InvalidPort { offset: start.saturating_add(i) });
+            return Err(HtuError::InvalidPort {
+                offset: start.saturating_add(i),
+            });
         }
         value = value.saturating_mul(10).saturating_add(u32::from(c - b'0'));
         // Saturation keeps going up; anything past u16 is out of range.
@@ -478,11 +508,20 @@ struct NormBytes<'a> {
 
 impl<'a> NormBytes<'a> {
     fn new(rest: &'a [u8], lower: bool) -> Self {
-        Self { rest, pending: [0; 2], npending: 0, lower }
+        Self {
+            rest,
+            pending: [0; 2],
+            npending: 0,
+            lower,
+        }
     }
 
     fn case(&self, c: u8) -> u8 {
-        if self.lower { c.to_ascii_lowercase() } else { c }
+        if self.lower {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        }
     }
 }
 
@@ -561,8 +600,15 @@ impl<'a> RevSegments<'a> {
     fn new(path: &'a [u8]) -> Self {
         let iter = segments(path).rsplit(is_slash as fn(&u8) -> bool);
         // Peek at a copy: the final segment must still be counted as a dot segment.
-        let trailing_empty = iter.clone().next().is_some_and(|s| dot_kind(s) != Dot::None);
-        Self { iter, skip: 0, trailing_empty }
+        let trailing_empty = iter
+            .clone()
+            .next()
+            .is_some_and(|s| dot_kind(s) != Dot::None);
+        Self {
+            iter,
+            skip: 0,
+            trailing_empty,
+        }
     }
 }
 
@@ -634,7 +680,9 @@ impl Sink for alloc::string::String {
 
     fn rfind_slash(&self, from: usize) -> Option<usize> {
         let tail = self.as_bytes().get(from..)?;
-        tail.iter().rposition(|&c| c == b'/').map(|p| from.saturating_add(p))
+        tail.iter()
+            .rposition(|&c| c == b'/')
+            .map(|p| from.saturating_add(p))
     }
 }
 
@@ -661,7 +709,9 @@ impl Sink for SliceSink<'_> {
 
     fn rfind_slash(&self, from: usize) -> Option<usize> {
         let tail = self.buf.get(from..self.len)?;
-        tail.iter().rposition(|&c| c == b'/').map(|p| from.saturating_add(p))
+        tail.iter()
+            .rposition(|&c| c == b'/')
+            .map(|p| from.saturating_add(p))
     }
 }
 
@@ -724,15 +774,36 @@ mod tests {
     #[test]
     fn ipv6_grammar() {
         for ok in [
-            "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "::ffff:10.0.0.1",
-            "1::8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "abcd:EF01::",
+            "::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "::ffff:10.0.0.1",
+            "1::8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "abcd:EF01::",
         ] {
             assert!(is_ipv6(ok.as_bytes()), "{ok}");
         }
         for bad in [
-            "", ":", ":::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "1::2::3", "12345::",
-            "::1.2.3", "::01.2.3.4", "::256.1.1.1", "1.2.3.4::", "g::", "::1%25eth0",
-            "1:2:3:4:5:6:7:8::", ":1::", "1::2:",
+            "",
+            ":",
+            ":::",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "1::2::3",
+            "12345::",
+            "::1.2.3",
+            "::01.2.3.4",
+            "::256.1.1.1",
+            "1.2.3.4::",
+            "g::",
+            "::1%25eth0",
+            "1:2:3:4:5:6:7:8::",
+            ":1::",
+            "1::2:",
         ] {
             assert!(!is_ipv6(bad.as_bytes()), "{bad}");
         }

@@ -21,7 +21,8 @@ use subtle::ConstantTimeEq;
 ///
 /// True for the empty string; a nonce value is `1*NQCHAR`, see [`is_valid_nonce`].
 pub fn is_nqchar(s: &str) -> bool {
-    s.bytes().all(|c| matches!(c, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    s.bytes()
+        .all(|c| matches!(c, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// Whether `s` is a syntactically valid nonce value, `1*NQCHAR` (RFC 9449 §8.1).
@@ -80,7 +81,9 @@ pub trait NonceSource {
     #[cfg(feature = "alloc")]
     fn issue(&self, now: u64) -> alloc::string::String {
         let mut buf = [0u8; MAX_NONCE_LEN];
-        self.issue_into(now, &mut buf).map(alloc::borrow::ToOwned::to_owned).unwrap_or_default()
+        self.issue_into(now, &mut buf)
+            .map(alloc::borrow::ToOwned::to_owned)
+            .unwrap_or_default()
     }
 }
 
@@ -125,7 +128,9 @@ pub struct HmacNonceSource {
 
 impl fmt::Debug for HmacNonceSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HmacNonceSource").field("step_secs", &self.step_secs).finish_non_exhaustive()
+        f.debug_struct("HmacNonceSource")
+            .field("step_secs", &self.step_secs)
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,7 +147,10 @@ impl HmacNonceSource {
         for (k, s) in key.iter_mut().zip(secret) {
             *k = s;
         }
-        Self { mac: Hmac::<Sha256>::new(&key.into()), step_secs: step_secs.max(1) }
+        Self {
+            mac: Hmac::<Sha256>::new(&key.into()),
+            step_secs: step_secs.max(1),
+        }
     }
 
     /// The time-step length in seconds.
@@ -172,7 +180,8 @@ impl NonceSource for HmacNonceSource {
             return Err(NonceError::Invalid);
         }
         let mut raw = [0u8; RAW_LEN];
-        let decoded = Base64UrlUnpadded::decode(nonce, &mut raw).map_err(|_| NonceError::Invalid)?;
+        let decoded =
+            Base64UrlUnpadded::decode(nonce, &mut raw).map_err(|_| NonceError::Invalid)?;
         if decoded.len() != RAW_LEN {
             return Err(NonceError::Invalid);
         }
@@ -197,7 +206,10 @@ impl NonceSource for HmacNonceSource {
     fn issue_into<'b>(&self, now: u64, buf: &'b mut [u8]) -> Result<&'b str, NonceError> {
         let step = now / self.step_secs;
         let mut raw = [0u8; RAW_LEN];
-        for (r, b) in raw.iter_mut().zip(step.to_be_bytes().into_iter().chain(self.tag(step))) {
+        for (r, b) in raw
+            .iter_mut()
+            .zip(step.to_be_bytes().into_iter().chain(self.tag(step)))
+        {
             *r = b;
         }
         Base64UrlUnpadded::encode(&raw, buf).map_err(|_| NonceError::BufferTooSmall)
@@ -222,7 +234,9 @@ impl NonceSource for FixedNonce<'_> {
     }
 
     fn issue_into<'b>(&self, _now: u64, buf: &'b mut [u8]) -> Result<&'b str, NonceError> {
-        let out = buf.get_mut(..self.0.len()).ok_or(NonceError::BufferTooSmall)?;
+        let out = buf
+            .get_mut(..self.0.len())
+            .ok_or(NonceError::BufferTooSmall)?;
         out.copy_from_slice(self.0.as_bytes());
         core::str::from_utf8(out).map_err(|_| NonceError::BufferTooSmall)
     }

@@ -71,25 +71,45 @@ impl core::error::Error for ReplayError {}
 ///   rejection costs one retry, a false acceptance lets a captured proof through.
 pub trait ReplayStore {
     /// Records `key` until `expires_at` unless it is already recorded (RFC 9449 §11.1).
-    fn check_and_insert(&self, key: ReplayKey<'_>, expires_at: u64, now: u64) -> Result<(), ReplayError>;
+    fn check_and_insert(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), ReplayError>;
 }
 
 impl<T: ReplayStore + ?Sized> ReplayStore for &T {
-    fn check_and_insert(&self, key: ReplayKey<'_>, expires_at: u64, now: u64) -> Result<(), ReplayError> {
+    fn check_and_insert(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), ReplayError> {
         (**self).check_and_insert(key, expires_at, now)
     }
 }
 
 #[cfg(feature = "alloc")]
 impl<T: ReplayStore + ?Sized> ReplayStore for alloc::boxed::Box<T> {
-    fn check_and_insert(&self, key: ReplayKey<'_>, expires_at: u64, now: u64) -> Result<(), ReplayError> {
+    fn check_and_insert(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), ReplayError> {
         (**self).check_and_insert(key, expires_at, now)
     }
 }
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl<T: ReplayStore + ?Sized> ReplayStore for alloc::sync::Arc<T> {
-    fn check_and_insert(&self, key: ReplayKey<'_>, expires_at: u64, now: u64) -> Result<(), ReplayError> {
+    fn check_and_insert(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), ReplayError> {
         (**self).check_and_insert(key, expires_at, now)
     }
 }
@@ -119,7 +139,10 @@ mod memory {
         expires_at: u64,
     }
 
-    const EMPTY: Slot = Slot { tag: [0, 0], expires_at: 0 };
+    const EMPTY: Slot = Slot {
+        tag: [0, 0],
+        expires_at: 0,
+    };
 
     impl Slot {
         fn is_empty(&self) -> bool {
@@ -154,7 +177,13 @@ mod memory {
                 slots.push(EMPTY);
                 0
             };
-            Self { slots: slots.into_boxed_slice(), len: 0, cap, clock: 0, min_expiry: u64::MAX }
+            Self {
+                slots: slots.into_boxed_slice(),
+                len: 0,
+                cap,
+                clock: 0,
+                min_expiry: u64::MAX,
+            }
         }
 
         fn home(&self, tag: &[u64; 2]) -> usize {
@@ -189,7 +218,11 @@ mod memory {
                 }
                 let k = self.home(&s.tag);
                 // `s` may stay at `j` only if its home lies cyclically in (i, j].
-                let stays = if i <= j { i < k && k <= j } else { i < k || k <= j };
+                let stays = if i <= j {
+                    i < k && k <= j
+                } else {
+                    i < k || k <= j
+                };
                 if !stays {
                     self.set(i, s);
                     i = j;
@@ -218,7 +251,12 @@ mod memory {
             self.min_expiry = min;
         }
 
-        fn check_and_insert(&mut self, tag: [u64; 2], expires_at: u64, now: u64) -> Result<(), ReplayError> {
+        fn check_and_insert(
+            &mut self,
+            tag: [u64; 2],
+            expires_at: u64,
+            now: u64,
+        ) -> Result<(), ReplayError> {
             let now = now.max(self.clock);
             self.clock = now;
             if expires_at < now {
@@ -327,14 +365,23 @@ mod memory {
                 nshards *= 2;
             }
             let per_shard = capacity.div_ceil(nshards);
-            let shards = (0..nshards).map(|_| Mutex::new(Shard::new(per_shard))).collect();
+            let shards = (0..nshards)
+                .map(|_| Mutex::new(Shard::new(per_shard)))
+                .collect();
             let (k0, k1) = key.split_at(8);
-            Self { shards, key: [le_u64(k0), le_u64(k1)] }
+            Self {
+                shards,
+                key: [le_u64(k0), le_u64(k1)],
+            }
         }
 
         /// Entries held, live or expired but not yet swept (RFC 9449 §11.1).
         pub fn len(&self) -> usize {
-            self.shards.iter().filter_map(|s| s.lock().ok()).map(|s| s.len).sum()
+            self.shards
+                .iter()
+                .filter_map(|s| s.lock().ok())
+                .map(|s| s.len)
+                .sum()
         }
 
         /// Whether no entry is held.
@@ -345,15 +392,28 @@ mod memory {
         /// Most entries the store may hold: `capacity` rounded up to a multiple of the
         /// shard count, or 0 when its memory could not be reserved.
         pub fn capacity(&self) -> usize {
-            self.shards.iter().filter_map(|s| s.lock().ok()).map(|s| s.cap).sum()
+            self.shards
+                .iter()
+                .filter_map(|s| s.lock().ok())
+                .map(|s| s.cap)
+                .sum()
         }
 
         /// Bytes this store occupies, all allocated up front: the struct, the shard locks
         /// and the slot arrays.
         pub fn memory_bytes(&self) -> usize {
-            let slots: usize = self.shards.iter().filter_map(|s| s.lock().ok()).map(|s| s.slots.len()).sum();
+            let slots: usize = self
+                .shards
+                .iter()
+                .filter_map(|s| s.lock().ok())
+                .map(|s| s.slots.len())
+                .sum();
             core::mem::size_of::<Self>()
-                .saturating_add(self.shards.len().saturating_mul(core::mem::size_of::<Mutex<Shard>>()))
+                .saturating_add(
+                    self.shards
+                        .len()
+                        .saturating_mul(core::mem::size_of::<Mutex<Shard>>()),
+                )
                 .saturating_add(slots.saturating_mul(core::mem::size_of::<Slot>()))
         }
 
@@ -368,7 +428,12 @@ mod memory {
     }
 
     impl ReplayStore for MemoryReplayStore {
-        fn check_and_insert(&self, key: ReplayKey<'_>, expires_at: u64, now: u64) -> Result<(), ReplayError> {
+        fn check_and_insert(
+            &self,
+            key: ReplayKey<'_>,
+            expires_at: u64,
+            now: u64,
+        ) -> Result<(), ReplayError> {
             let tag = self.tag(&key);
             // Shard by low bits of the first word (bit 0 is forced); the slot index uses the
             // second word, so the two are independent.
@@ -452,7 +517,9 @@ mod memory {
                 self.len = self.len.wrapping_add(bytes.len() as u64);
                 // Top up a partial word first.
                 while self.ntail != 0 {
-                    let Some((&b, rest)) = bytes.split_first() else { return };
+                    let Some((&b, rest)) = bytes.split_first() else {
+                        return;
+                    };
                     self.tail |= u64::from(b) << (8 * self.ntail);
                     self.ntail += 1;
                     bytes = rest;
@@ -517,17 +584,26 @@ mod memory {
             // crate.
             assert_eq!(
                 sip(&[]),
-                [0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93]
+                [
+                    0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14, 0xc7,
+                    0x55, 0x02, 0x93
+                ]
             );
             let msg: Vec<u8> = (0u8..15).collect();
             assert_eq!(
                 sip(&msg),
-                [0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11, 0x7e, 0x08, 0xec, 0x0f, 0x97, 0xcf, 0xc3, 0xd9]
+                [
+                    0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11, 0x7e, 0x08, 0xec, 0x0f, 0x97,
+                    0xcf, 0xc3, 0xd9
+                ]
             );
             let msg: Vec<u8> = (0u8..63).collect();
             assert_eq!(
                 sip(&msg),
-                [0x51, 0x50, 0xd1, 0x77, 0x2f, 0x50, 0x83, 0x4a, 0x50, 0x3e, 0x06, 0x9a, 0x97, 0x3f, 0xbd, 0x7c]
+                [
+                    0x51, 0x50, 0xd1, 0x77, 0x2f, 0x50, 0x83, 0x4a, 0x50, 0x3e, 0x06, 0x9a, 0x97,
+                    0x3f, 0xbd, 0x7c
+                ]
             );
         }
 
@@ -556,7 +632,9 @@ mod memory {
                 let hi = if i % 2 == 0 { u64::MAX - i } else { i };
                 let tag = [(i << 1) | 1, hi];
                 tags.push(tag);
-                shard.check_and_insert(tag, if i % 3 == 0 { 10 } else { 100 }, 1).unwrap();
+                shard
+                    .check_and_insert(tag, if i % 3 == 0 { 10 } else { 100 }, 1)
+                    .unwrap();
             }
             shard.sweep(50);
             assert_eq!(shard.len, 64 - 22);

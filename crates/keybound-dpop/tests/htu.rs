@@ -31,16 +31,25 @@ fn err(s: &str) -> HtuError {
 
 #[test]
 fn rfc9449_example_htu_is_already_normal() {
-    assert_eq!(norm("https://server.example.com/token"), "https://server.example.com/token");
     assert_eq!(
-        htu_matches("https://server.example.com/token", "https://server.example.com/token"),
+        norm("https://server.example.com/token"),
+        "https://server.example.com/token"
+    );
+    assert_eq!(
+        htu_matches(
+            "https://server.example.com/token",
+            "https://server.example.com/token"
+        ),
         Ok(true)
     );
 }
 
 #[test]
 fn lowercases_scheme_and_host() {
-    assert_eq!(norm("HTTPS://Server.EXAMPLE.com/Path"), "https://server.example.com/Path");
+    assert_eq!(
+        norm("HTTPS://Server.EXAMPLE.com/Path"),
+        "https://server.example.com/Path"
+    );
     assert_eq!(norm("hTtP://A/"), "http://a/");
 }
 
@@ -75,7 +84,10 @@ fn removes_empty_port() {
 fn drops_leading_zeros_of_port() {
     assert_eq!(norm("https://a:0443/"), "https://a/");
     assert_eq!(norm("https://a:008080/"), "https://a:8080/");
-    assert_eq!(norm("https://a:000000000000000000000000000001/"), "https://a:1/");
+    assert_eq!(
+        norm("https://a:000000000000000000000000000001/"),
+        "https://a:1/"
+    );
 }
 
 #[test]
@@ -125,14 +137,23 @@ fn trailing_slash_is_significant() {
 
 #[test]
 fn decodes_percent_encoded_unreserved_characters() {
-    assert_eq!(norm("https://a/%7Euser/%41%2d%2E%5f%30"), "https://a/~user/A-._0");
+    assert_eq!(
+        norm("https://a/%7Euser/%41%2d%2E%5f%30"),
+        "https://a/~user/A-._0"
+    );
     assert_eq!(norm("https://a/%7e"), "https://a/~");
 }
 
 #[test]
 fn uppercases_hex_of_other_percent_encodings() {
-    assert_eq!(norm("https://a/%2f%3a%c3%a9%20"), "https://a/%2F%3A%C3%A9%20");
-    assert_eq!(htu_matches("https://a/%c3%a9", "https://a/%C3%A9"), Ok(true));
+    assert_eq!(
+        norm("https://a/%2f%3a%c3%a9%20"),
+        "https://a/%2F%3A%C3%A9%20"
+    );
+    assert_eq!(
+        htu_matches("https://a/%c3%a9", "https://a/%C3%A9"),
+        Ok(true)
+    );
 }
 
 #[test]
@@ -145,7 +166,10 @@ fn keeps_encoded_reserved_characters_distinct_from_literal_ones() {
 fn normalizes_host_percent_encodings_and_case() {
     assert_eq!(norm("https://%41%62c.example/"), "https://abc.example/");
     assert_eq!(norm("https://a%c3%a9.example/"), "https://a%C3%A9.example/");
-    assert_eq!(norm("https://Sub-Delims!$&'()*+,;=/"), "https://sub-delims!$&'()*+,;=/");
+    assert_eq!(
+        norm("https://Sub-Delims!$&'()*+,;=/"),
+        "https://sub-delims!$&'()*+,;=/"
+    );
 }
 
 #[test]
@@ -166,7 +190,10 @@ fn scheme_and_port_distinguish() {
 #[test]
 fn keeps_ipv6_literals_bracketed_and_lowercased() {
     assert_eq!(norm("https://[2001:DB8::1]/x"), "https://[2001:db8::1]/x");
-    assert_eq!(norm("https://[::FFFF:10.0.0.1]:443/"), "https://[::ffff:10.0.0.1]/");
+    assert_eq!(
+        norm("https://[::FFFF:10.0.0.1]:443/"),
+        "https://[::ffff:10.0.0.1]/"
+    );
     assert_eq!(norm("http://[::1]:8080"), "http://[::1]:8080/");
     // Not re-spelled per RFC 5952: different spellings of one address stay different.
     assert_eq!(htu_matches("https://[::1]/", "https://[0::1]/"), Ok(false));
@@ -174,7 +201,11 @@ fn keeps_ipv6_literals_bracketed_and_lowercased() {
 
 #[test]
 fn normalize_into_buffer_matches_allocating_form() {
-    for s in ["HTTPS://A:443", "https://a/b/../c?d", "http://[::1]:80/%7e/"] {
+    for s in [
+        "HTTPS://A:443",
+        "https://a/b/../c?d",
+        "http://[::1]:80/%7e/",
+    ] {
         let mut buf = [0u8; 64];
         assert_eq!(normalize_htu_into(s, &mut buf).unwrap(), norm(s));
         // uri.len() + 1 always suffices.
@@ -186,7 +217,10 @@ fn normalize_into_buffer_matches_allocating_form() {
 #[test]
 fn normalize_into_reports_small_buffer() {
     let mut buf = [0u8; 8];
-    assert_eq!(normalize_htu_into("https://example.com/", &mut buf), Err(HtuError::BufferTooSmall));
+    assert_eq!(
+        normalize_htu_into("https://example.com/", &mut buf),
+        Err(HtuError::BufferTooSmall)
+    );
 }
 
 // ---- rejections ----------------------------------------------------------------------
@@ -199,7 +233,13 @@ fn rejects_empty_input() {
 #[test]
 fn rejects_overlong_input() {
     let long = format!("https://a/{}", "x".repeat(MAX_HTU_LEN));
-    assert_eq!(err(&long), HtuError::TooLong { len: long.len(), max: MAX_HTU_LEN });
+    assert_eq!(
+        err(&long),
+        HtuError::TooLong {
+            len: long.len(),
+            max: MAX_HTU_LEN
+        }
+    );
     let just = format!("https://a/{}", "x".repeat(MAX_HTU_LEN - "https://a/".len()));
     assert_eq!(just.len(), MAX_HTU_LEN);
     assert!(normalize_htu(&just).is_ok());
@@ -207,7 +247,15 @@ fn rejects_overlong_input() {
 
 #[test]
 fn rejects_relative_references() {
-    for s in ["/token", "token", "//server.example.com/token", "?q", "#f", "a/b:c", "."] {
+    for s in [
+        "/token",
+        "token",
+        "//server.example.com/token",
+        "?q",
+        "#f",
+        "a/b:c",
+        ".",
+    ] {
         assert_eq!(err(s), HtuError::RelativeReference, "{s}");
     }
 }
@@ -222,7 +270,13 @@ fn rejects_invalid_scheme() {
 
 #[test]
 fn rejects_other_schemes() {
-    for s in ["ftp://a/", "wss://a/", "urn:ietf:x", "https+x://a/", "server.example.com:443/x"] {
+    for s in [
+        "ftp://a/",
+        "wss://a/",
+        "urn:ietf:x",
+        "https+x://a/",
+        "server.example.com:443/x",
+    ] {
         assert_eq!(err(s), HtuError::UnsupportedScheme, "{s}");
     }
 }
@@ -236,21 +290,40 @@ fn rejects_missing_authority() {
 
 #[test]
 fn rejects_userinfo() {
-    assert_eq!(err("https://user@a/"), HtuError::UserinfoNotAllowed { offset: 12 });
-    assert_eq!(err("https://u:p@a/"), HtuError::UserinfoNotAllowed { offset: 11 });
-    assert_eq!(err("https://@a/"), HtuError::UserinfoNotAllowed { offset: 8 });
+    assert_eq!(
+        err("https://user@a/"),
+        HtuError::UserinfoNotAllowed { offset: 12 }
+    );
+    assert_eq!(
+        err("https://u:p@a/"),
+        HtuError::UserinfoNotAllowed { offset: 11 }
+    );
+    assert_eq!(
+        err("https://@a/"),
+        HtuError::UserinfoNotAllowed { offset: 8 }
+    );
 }
 
 #[test]
 fn rejects_missing_host() {
-    for s in ["https://", "https:///x", "https://:443/", "https://?q", "https://#f", "https://:"] {
+    for s in [
+        "https://",
+        "https:///x",
+        "https://:443/",
+        "https://?q",
+        "https://#f",
+        "https://:",
+    ] {
         assert_eq!(err(s), HtuError::MissingHost, "{s}");
     }
 }
 
 #[test]
 fn rejects_invalid_host_characters() {
-    assert_eq!(err("https://ex ample/"), HtuError::InvalidHost { offset: 10 });
+    assert_eq!(
+        err("https://ex ample/"),
+        HtuError::InvalidHost { offset: 10 }
+    );
     assert_eq!(err("https://a\\b/"), HtuError::InvalidHost { offset: 9 });
     assert_eq!(err("https://é/"), HtuError::InvalidHost { offset: 8 });
     assert_eq!(err("https://a[b/"), HtuError::InvalidHost { offset: 9 });
@@ -277,39 +350,96 @@ fn rejects_invalid_ip_literals() {
 fn rejects_invalid_ports() {
     assert_eq!(err("https://a:12a/"), HtuError::InvalidPort { offset: 12 });
     assert_eq!(err("https://a:-1/"), HtuError::InvalidPort { offset: 10 });
-    assert_eq!(err("https://a:65536/"), HtuError::InvalidPort { offset: 10 });
-    assert_eq!(err("https://a:99999999999999999999999/"), HtuError::InvalidPort { offset: 10 });
+    assert_eq!(
+        err("https://a:65536/"),
+        HtuError::InvalidPort { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a:99999999999999999999999/"),
+        HtuError::InvalidPort { offset: 10 }
+    );
     assert_eq!(err("https://a:1:2/"), HtuError::InvalidPort { offset: 11 });
-    assert_eq!(err("https://[::1]:x/"), HtuError::InvalidPort { offset: 14 });
+    assert_eq!(
+        err("https://[::1]:x/"),
+        HtuError::InvalidPort { offset: 14 }
+    );
 }
 
 #[test]
 fn rejects_bad_percent_encoding() {
-    assert_eq!(err("https://a/%"), HtuError::InvalidPercentEncoding { offset: 10 });
-    assert_eq!(err("https://a/%2"), HtuError::InvalidPercentEncoding { offset: 10 });
-    assert_eq!(err("https://a/%zz"), HtuError::InvalidPercentEncoding { offset: 10 });
-    assert_eq!(err("https://a/%4?x"), HtuError::InvalidPercentEncoding { offset: 10 });
-    assert_eq!(err("https://a%g0/"), HtuError::InvalidPercentEncoding { offset: 9 });
-    assert_eq!(err("https://a/?%"), HtuError::InvalidPercentEncoding { offset: 11 });
-    assert_eq!(err("https://a/#%1"), HtuError::InvalidPercentEncoding { offset: 11 });
+    assert_eq!(
+        err("https://a/%"),
+        HtuError::InvalidPercentEncoding { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a/%2"),
+        HtuError::InvalidPercentEncoding { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a/%zz"),
+        HtuError::InvalidPercentEncoding { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a/%4?x"),
+        HtuError::InvalidPercentEncoding { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a%g0/"),
+        HtuError::InvalidPercentEncoding { offset: 9 }
+    );
+    assert_eq!(
+        err("https://a/?%"),
+        HtuError::InvalidPercentEncoding { offset: 11 }
+    );
+    assert_eq!(
+        err("https://a/#%1"),
+        HtuError::InvalidPercentEncoding { offset: 11 }
+    );
 }
 
 #[test]
 fn rejects_invalid_characters_in_path_query_and_fragment() {
-    assert_eq!(err("https://a/b c"), HtuError::InvalidCharacter { offset: 11 });
-    assert_eq!(err("https://a/é"), HtuError::InvalidCharacter { offset: 10 });
-    assert_eq!(err("https://a/<x>"), HtuError::InvalidCharacter { offset: 10 });
-    assert_eq!(err("https://a/[x]"), HtuError::InvalidCharacter { offset: 10 });
-    assert_eq!(err("https://a/\\x"), HtuError::InvalidCharacter { offset: 10 });
-    assert_eq!(err("https://a/x\ny"), HtuError::InvalidCharacter { offset: 11 });
-    assert_eq!(err("https://a/?x y"), HtuError::InvalidCharacter { offset: 12 });
-    assert_eq!(err("https://a/#x#y"), HtuError::InvalidCharacter { offset: 12 });
+    assert_eq!(
+        err("https://a/b c"),
+        HtuError::InvalidCharacter { offset: 11 }
+    );
+    assert_eq!(
+        err("https://a/é"),
+        HtuError::InvalidCharacter { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a/<x>"),
+        HtuError::InvalidCharacter { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a/[x]"),
+        HtuError::InvalidCharacter { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a/\\x"),
+        HtuError::InvalidCharacter { offset: 10 }
+    );
+    assert_eq!(
+        err("https://a/x\ny"),
+        HtuError::InvalidCharacter { offset: 11 }
+    );
+    assert_eq!(
+        err("https://a/?x y"),
+        HtuError::InvalidCharacter { offset: 12 }
+    );
+    assert_eq!(
+        err("https://a/#x#y"),
+        HtuError::InvalidCharacter { offset: 12 }
+    );
 }
 
 #[test]
 fn matches_reports_proof_error_before_expected_error() {
     assert_eq!(htu_matches("", "ftp://x"), Err(HtuError::Empty));
-    assert_eq!(htu_matches("https://a/", "ftp://x"), Err(HtuError::UnsupportedScheme));
+    assert_eq!(
+        htu_matches("https://a/", "ftp://x"),
+        Err(HtuError::UnsupportedScheme)
+    );
 }
 
 #[test]
@@ -343,15 +473,36 @@ fn seg_strategy() -> impl Strategy<Value = String> {
 fn uri_strategy() -> impl Strategy<Value = Uri> {
     (
         any::<bool>(),
-        prop_oneof!["[a-z0-9-]{1,10}(\\.[a-z0-9-]{1,6}){0,2}", Just("[::1]".to_owned()), Just("[2001:db8::a]".to_owned())],
-        prop_oneof![Just(None), Just(Some(8443u16)), Just(Some(1)), Just(Some(65535))],
+        prop_oneof![
+            "[a-z0-9-]{1,10}(\\.[a-z0-9-]{1,6}){0,2}",
+            Just("[::1]".to_owned()),
+            Just("[2001:db8::a]".to_owned())
+        ],
+        prop_oneof![
+            Just(None),
+            Just(Some(8443u16)),
+            Just(Some(1)),
+            Just(Some(65535))
+        ],
         proptest::collection::vec(seg_strategy(), 1..5),
     )
         .prop_map(|(https, host, port, segs)| {
             // Literal "." and ".." would be dot segments: the canonical form has none.
-            let segs = segs.into_iter().filter(|s| s != "." && s != "..").collect::<Vec<_>>();
-            let segs = if segs.is_empty() { vec![String::new()] } else { segs };
-            Uri { https, host, port, segs }
+            let segs = segs
+                .into_iter()
+                .filter(|s| s != "." && s != "..")
+                .collect::<Vec<_>>();
+            let segs = if segs.is_empty() {
+                vec![String::new()]
+            } else {
+                segs
+            };
+            Uri {
+                https,
+                host,
+                port,
+                segs,
+            }
         })
 }
 
@@ -383,12 +534,20 @@ fn respell_component(s: &str, host: bool, r: &mut Choices) -> String {
         if c == b'%' {
             let hex = &s[i + 1..i + 3];
             out.push('%');
-            out.push_str(&if r.flip() { hex.to_lowercase() } else { hex.to_uppercase() });
+            out.push_str(&if r.flip() {
+                hex.to_lowercase()
+            } else {
+                hex.to_uppercase()
+            });
             i += 3;
             continue;
         }
         let unreserved = c.is_ascii_alphanumeric() || b"-._~".contains(&c);
-        let c = if host && r.flip() { c.to_ascii_uppercase() } else { c };
+        let c = if host && r.flip() {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        };
         if unreserved && !s.starts_with('[') && r.next(4) == 0 {
             out.push_str(&pct(c, r));
         } else {
@@ -407,7 +566,11 @@ fn spell(u: &Uri, r: &mut Choices) -> String {
     }
     s.push_str("://");
     if u.host.starts_with('[') {
-        s.push_str(&if r.flip() { u.host.to_uppercase() } else { u.host.clone() });
+        s.push_str(&if r.flip() {
+            u.host.to_uppercase()
+        } else {
+            u.host.clone()
+        });
     } else {
         s.push_str(&respell_component(&u.host, true, r));
     }
