@@ -28,3 +28,18 @@ pub use binding::{
 };
 pub use keybound_cnf::{BindingError, CertThumbprint, Confirmation};
 pub use proxy::{IpPrefix, TrustedProxies};
+#[cfg(feature = "alloc")]
+pub mod client_auth;
+#[cfg(feature = "alloc")]
+pub mod dn;
+#[cfg(feature = "alloc")]
+mod x509;
+
+#[cfg(feature = "alloc")]
+pub use client_auth::{
+    ClientAuthError, ClientAuthMethod, JwkMatch, TlsClientAuth, TlsClientAuthId, match_jwks,
+};
+#[cfg(feature = "alloc")]
+pub use dn::{DistinguishedName, DnError, DnMismatch};
+#[cfg(feature = "alloc")]
+pub use x509::{MAX_SAN_ENTRIES, ParsedCertificate, PublicKey, SanEntry};
