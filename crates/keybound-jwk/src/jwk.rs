@@ -129,6 +129,23 @@ fn uint<'a>(member: &'static str, value: Option<Value<'a>>) -> Result<B64<'a>, J
     }
 }
 
+fn ec_curve(name: Str<'_>) -> Option<EcCurve> {
+    [EcCurve::P256, EcCurve::P384, EcCurve::P521]
+        .into_iter()
+        .find(|c| name.eq_str(c.name()))
+}
+
+fn okp_curve(name: Str<'_>) -> Option<OkpCurve> {
+    [
+        OkpCurve::Ed25519,
+        OkpCurve::Ed448,
+        OkpCurve::X25519,
+        OkpCurve::X448,
+    ]
+    .into_iter()
+    .find(|c| name.eq_str(c.name()))
+}
+
 fn bit_len(v: &B64<'_>) -> usize {
     match v.first_byte() {
         None | Some(0) => 0,
@@ -190,10 +207,10 @@ impl<'a> Jwk<'a> {
         let kty = required("kty", kty)?;
         let params = if kty.eq_str("EC") {
             let crv_s = required("crv", crv)?;
-            let crv = match crv_s.as_plain().and_then(EcCurve::from_name) {
+            let crv = match ec_curve(crv_s) {
                 Some(c) => c,
                 None => {
-                    return Err(match crv_s.as_plain().and_then(OkpCurve::from_name) {
+                    return Err(match okp_curve(crv_s) {
                         Some(o) => JwkError::CurveMismatch {
                             kty: "EC",
                             crv: o.name(),
@@ -222,10 +239,10 @@ impl<'a> Jwk<'a> {
             PublicParams::Rsa { n, e }
         } else if kty.eq_str("OKP") {
             let crv_s = required("crv", crv)?;
-            let crv = match crv_s.as_plain().and_then(OkpCurve::from_name) {
+            let crv = match okp_curve(crv_s) {
                 Some(c) => c,
                 None => {
-                    return Err(match crv_s.as_plain().and_then(EcCurve::from_name) {
+                    return Err(match ec_curve(crv_s) {
                         Some(c) => JwkError::CurveMismatch {
                             kty: "OKP",
                             crv: c.name(),
