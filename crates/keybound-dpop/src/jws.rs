@@ -1,0 +1,411 @@
+//! Compact JWS codec for DPoP proofs (RFC 7515 §7.1, RFC 9449 §4.2).
+//!
+//! Decoding is strict: exactly three segments, canonical unpadded base64url, strict JSON
+//! objects (duplicate members rejected by `keybound_json`). Header and claims are typed views
+//! borrowed from the decoded bytes; the signature is checked over the received
+//! `header.payload` bytes, never a re-serialization.
+
+use base64ct::{Base64UrlUnpadded, Encoding as _};
+
+use crate::error::{DpopError, Part};
+
+/// Cap on the whole proof (RFC 9449 §11 leaves it to the server): a PS256 proof with a
+/// 4096-bit key, an `ath` and a long nonce is about 2.6 KB; 8 KiB leaves room for extras.
+pub const MAX_PROOF_LEN: usize = 8 * 1024;
+
+/// Cap on the `jti` length in bytes (after JSON unescaping). RFC 9449 §4.2 suggests 96 bits of
+/// randomness; 256 bytes accommodates UUIDs and every generator seen in practice.
+pub const MAX_JTI_LEN: usize = 256;
+
+/// The `typ` header value a DPoP proof must carry (RFC 9449 §4.2).
+pub const DPOP_TYP: &str = "dpop+jwt";
+
+/// The three segments of a compact JWS, as received.
+#[derive(Clone, Copy, Debug)]
+pub struct CompactParts<'a> {
+    /// Base64url protected header.
+    pub header: &'a str,
+    /// Base64url payload.
+    pub payload: &'a str,
+    /// Base64url signature.
+    pub signature: &'a str,
+    /// `header '.' payload`: the JWS signing input (RFC 7515 §5.2 step 8).
+    pub signing_input: &'a [u8],
+}
+
+/// Splits a compact JWS into its three segments, after the size cap (RFC 9449 §4.3 step 2).
+pub fn split_compact(proof: &str) -> Result<CompactParts<'_>, DpopError> {
+    if proof.len() > MAX_PROOF_LEN {
+        return Err(DpopError::ProofTooLarge {
+            len: proof.len(),
+            max: MAX_PROOF_LEN,
+        });
+    }
+    let mut it = proof.splitn(4, '.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err(DpopError::Segments);
+    };
+    let signing_len = header.len() + 1 + payload.len();
+    let signing_input = proof
+        .as_bytes()
+        .get(..signing_len)
+        .ok_or(DpopError::Segments)?;
+    Ok(CompactParts {
+        header,
+        payload,
+        signature,
+        signing_input,
+    })
+}
+
+#[cfg_attr(
+    not(feature = "alloc"),
+    allow(dead_code, reason = "used by the alloc codec")
+)]
+/// Decoded length of unpadded base64url text, or `None` when no canonical text has that length.
+pub(crate) fn b64_decoded_len(encoded_len: usize) -> Option<usize> {
+    match encoded_len % 4 {
+        1 => None,
+        r => Some(encoded_len / 4 * 3 + r.saturating_sub(1)),
+    }
+}
+
+#[cfg_attr(
+    not(feature = "alloc"),
+    allow(dead_code, reason = "used by the alloc codec")
+)]
+/// Strict base64url (no padding, canonical trailing bits) into `out`; the decoded slice.
+pub(crate) fn b64_decode_into<'o>(
+    text: &str,
+    out: &'o mut [u8],
+    part: Part,
+) -> Result<&'o [u8], DpopError> {
+    Base64UrlUnpadded::decode(text, out).map_err(|_| DpopError::Base64 { part })
+}
+
+#[cfg(feature = "alloc")]
+pub use decoded::*;
+
+#[cfg(feature = "alloc")]
+mod decoded {
+    use alloc::borrow::Cow;
+    use alloc::vec::Vec;
+
+    use keybound_json::{Object, Value};
+    use keybound_jwk::{Jwk, JwkError};
+
+    use super::*;
+    use crate::alg::Algorithm;
+    use crate::error::Claim;
+
+    /// A proof whose segments are base64url-decoded (one allocation for all three).
+    #[derive(Clone, Debug)]
+    pub struct DecodedProof<'a> {
+        parts: CompactParts<'a>,
+        buf: Vec<u8>,
+        header_end: usize,
+        payload_end: usize,
+    }
+
+    impl<'a> DecodedProof<'a> {
+        /// Splits and decodes `proof` (size cap, three segments, strict base64url).
+        pub fn decode(proof: &'a str) -> Result<Self, DpopError> {
+            let parts = split_compact(proof)?;
+            let hl = b64_decoded_len(parts.header.len())
+                .ok_or(DpopError::Base64 { part: Part::Header })?;
+            let pl = b64_decoded_len(parts.payload.len()).ok_or(DpopError::Base64 {
+                part: Part::Payload,
+            })?;
+            let sl = b64_decoded_len(parts.signature.len()).ok_or(DpopError::Base64 {
+                part: Part::Signature,
+            })?;
+            let mut buf = alloc::vec![0u8; hl + pl + sl];
+            let (h, rest) = buf.split_at_mut(hl);
+            let (p, s) = rest.split_at_mut(pl);
+            let header_end = b64_decode_into(parts.header, h, Part::Header)?.len();
+            let payload_end = hl + b64_decode_into(parts.payload, p, Part::Payload)?.len();
+            let sig_len = b64_decode_into(parts.signature, s, Part::Signature)?.len();
+            if parts.signature.is_empty() || sig_len == 0 {
+                return Err(DpopError::Base64 {
+                    part: Part::Signature,
+                });
+            }
+            Ok(DecodedProof {
+                parts,
+                buf,
+                header_end,
+                payload_end,
+            })
+        }
+
+        /// The received segments.
+        pub fn parts(&self) -> &CompactParts<'a> {
+            &self.parts
+        }
+
+        /// The received `header.payload` bytes the signature covers.
+        pub fn signing_input(&self) -> &'a [u8] {
+            self.parts.signing_input
+        }
+
+        /// Decoded header JSON text.
+        pub fn header_json(&self) -> &[u8] {
+            self.buf.get(..self.header_end).unwrap_or_default()
+        }
+
+        /// Decoded payload JSON text.
+        pub fn payload_json(&self) -> &[u8] {
+            self.buf
+                .get(self.header_end..self.payload_end)
+                .unwrap_or_default()
+        }
+
+        /// Decoded signature bytes.
+        pub fn signature(&self) -> &[u8] {
+            self.buf.get(self.payload_end..).unwrap_or_default()
+        }
+
+        /// The header as a strict JSON object (`malformed` when it is not one).
+        pub fn header_object(&self) -> Result<Object<'_>, DpopError> {
+            Object::parse(self.header_json()).map_err(|error| DpopError::Json {
+                part: Part::Header,
+                error,
+            })
+        }
+
+        /// The payload as a strict JSON object (`malformed` when it is not one).
+        pub fn payload_object(&self) -> Result<Object<'_>, DpopError> {
+            Object::parse(self.payload_json()).map_err(|error| DpopError::Json {
+                part: Part::Payload,
+                error,
+            })
+        }
+
+        /// The typed header (RFC 9449 §4.2); checks `typ`, `alg` name, `jwk`, `crit` in that order.
+        pub fn header(&self) -> Result<Header<'_>, DpopError> {
+            Header::from_object(self.header_object()?)
+        }
+
+        /// The typed claims (RFC 9449 §4.2); checks presence and types of `jti`, `htm`, `htu`,
+        /// `iat` (in that order), then `ath` and `nonce` when present.
+        pub fn claims(&self) -> Result<Claims<'_>, DpopError> {
+            Claims::from_object(self.payload_object()?)
+        }
+    }
+
+    /// The protected header of a DPoP proof (RFC 9449 §4.2): `typ`, `alg`, `jwk`; other members
+    /// are kept in [`Header::object`].
+    #[derive(Clone, Copy, Debug)]
+    pub struct Header<'a> {
+        alg: Algorithm,
+        jwk: Jwk<'a>,
+        object: Object<'a>,
+    }
+
+    impl<'a> Header<'a> {
+        /// Types a parsed header: `typ` = `dpop+jwt`, `alg` a known asymmetric name, `jwk` a
+        /// public JWK, no `crit` (no extension is understood).
+        pub fn from_object(object: Object<'a>) -> Result<Self, DpopError> {
+            match object.get("typ") {
+                None => return Err(DpopError::MissingTyp),
+                Some(v) => match v.as_str() {
+                    Some(s) if s.eq_str(DPOP_TYP) => {}
+                    _ => return Err(DpopError::InvalidTyp),
+                },
+            }
+            let alg = match object.get("alg") {
+                None => return Err(DpopError::MissingAlg),
+                Some(v) => v
+                    .as_str()
+                    .and_then(|s| s.as_plain())
+                    .and_then(Algorithm::from_name)
+                    .ok_or(DpopError::UnsupportedAlg)?,
+            };
+            let jwk_obj = match object.get("jwk") {
+                Some(Value::Object(o)) => o,
+                _ => return Err(DpopError::MissingJwk),
+            };
+            let jwk = Jwk::from_object(jwk_obj).map_err(map_jwk_error)?;
+            if jwk.is_private() {
+                return Err(DpopError::PrivateJwk);
+            }
+            if object.get("crit").is_some() {
+                return Err(DpopError::UnsupportedCrit);
+            }
+            Ok(Header { alg, jwk, object })
+        }
+
+        pub(crate) fn from_parts(alg: Algorithm, jwk: Jwk<'a>, object: Object<'a>) -> Self {
+            Header { alg, jwk, object }
+        }
+
+        /// `typ`: always [`DPOP_TYP`] once typed.
+        pub fn typ(&self) -> &'static str {
+            DPOP_TYP
+        }
+
+        /// `alg`.
+        pub fn alg(&self) -> Algorithm {
+            self.alg
+        }
+
+        /// `jwk`: the public key the proof is signed with.
+        pub fn jwk(&self) -> &Jwk<'a> {
+            &self.jwk
+        }
+
+        /// The whole header object (for `kid`, extensions, …).
+        pub fn object(&self) -> Object<'a> {
+            self.object
+        }
+    }
+
+    pub(crate) fn map_jwk_error(e: JwkError) -> DpopError {
+        match e {
+            JwkError::PrivateKey { .. } => DpopError::PrivateJwk,
+            e => DpopError::InvalidJwk(e),
+        }
+    }
+
+    /// The claims of a DPoP proof (RFC 9449 §4.2), borrowed from the decoded payload; JSON
+    /// escapes are resolved (a `Cow` borrows when there are none). Unknown claims are kept in
+    /// [`Claims::object`] and otherwise ignored.
+    #[derive(Clone, Debug)]
+    pub struct Claims<'a> {
+        /// `jti`: non-empty, at most [`MAX_JTI_LEN`] bytes.
+        pub jti: Cow<'a, str>,
+        /// `htm`.
+        pub htm: Cow<'a, str>,
+        /// `htu`.
+        pub htu: Cow<'a, str>,
+        /// `iat` (integer NumericDate).
+        pub iat: i64,
+        /// `ath`, when present.
+        pub ath: Option<Cow<'a, str>>,
+        /// `nonce`, when present.
+        pub nonce: Option<Cow<'a, str>>,
+        object: Object<'a>,
+    }
+
+    fn required_str<'a>(object: &Object<'a>, claim: Claim) -> Result<Cow<'a, str>, DpopError> {
+        match object.get(claim.name()) {
+            None => Err(DpopError::MissingClaim { claim }),
+            Some(v) => v
+                .as_str()
+                .map(|s| s.to_cow())
+                .ok_or(DpopError::InvalidClaim { claim }),
+        }
+    }
+
+    fn optional_str<'a>(
+        object: &Object<'a>,
+        claim: Claim,
+    ) -> Result<Option<Cow<'a, str>>, DpopError> {
+        match object.get(claim.name()) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_cow()))
+                .ok_or(DpopError::InvalidClaim { claim }),
+        }
+    }
+
+    impl<'a> Claims<'a> {
+        /// Types a parsed claims set.
+        pub fn from_object(object: Object<'a>) -> Result<Self, DpopError> {
+            let jti = match object.get("jti") {
+                None => return Err(DpopError::MissingClaim { claim: Claim::Jti }),
+                Some(v) => {
+                    let s = v
+                        .as_str()
+                        .ok_or(DpopError::InvalidClaim { claim: Claim::Jti })?;
+                    let len = s.unescaped_len();
+                    if len > MAX_JTI_LEN {
+                        return Err(DpopError::JtiTooLong {
+                            len,
+                            max: MAX_JTI_LEN,
+                        });
+                    }
+                    if len == 0 {
+                        return Err(DpopError::InvalidClaim { claim: Claim::Jti });
+                    }
+                    s.to_cow()
+                }
+            };
+            let htm = required_str(&object, Claim::Htm)?;
+            let htu = required_str(&object, Claim::Htu)?;
+            let iat = match object.get("iat") {
+                None => return Err(DpopError::MissingClaim { claim: Claim::Iat }),
+                Some(v) => v
+                    .as_i64()
+                    .ok_or(DpopError::InvalidClaim { claim: Claim::Iat })?,
+            };
+            let ath = optional_str(&object, Claim::Ath)?;
+            let nonce = optional_str(&object, Claim::Nonce)?;
+            Ok(Claims {
+                jti,
+                htm,
+                htu,
+                iat,
+                ath,
+                nonce,
+                object,
+            })
+        }
+
+        /// The whole claims object (unknown claims included).
+        pub fn object(&self) -> Object<'a> {
+            self.object
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_requires_three_segments_and_cap() {
+        assert_eq!(split_compact("a.b").err(), Some(DpopError::Segments));
+        assert_eq!(split_compact("a.b.c.d").err(), Some(DpopError::Segments));
+        let p = split_compact("aa.bb.cc").ok();
+        assert_eq!(p.map(|p| p.signing_input), Some(&b"aa.bb"[..]));
+        let big = "a".repeat(MAX_PROOF_LEN + 1);
+        assert!(matches!(
+            split_compact(&big),
+            Err(DpopError::ProofTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn decoded_len_matches_base64ct() {
+        for n in 0..40usize {
+            let data = [7u8; 40];
+            let mut out = [0u8; 80];
+            let enc = Base64UrlUnpadded::encode(data.get(..n).unwrap_or_default(), &mut out)
+                .unwrap_or("");
+            assert_eq!(b64_decoded_len(enc.len()), Some(n));
+        }
+        assert_eq!(b64_decoded_len(5), None);
+    }
+
+    #[test]
+    fn strict_base64url() {
+        let mut out = [0u8; 8];
+        assert!(b64_decode_into("AQ", &mut out, Part::Header).is_ok());
+        assert!(
+            b64_decode_into("AR", &mut out, Part::Header).is_err(),
+            "non-canonical bits"
+        );
+        assert!(
+            b64_decode_into("AQ==", &mut out, Part::Header).is_err(),
+            "padding"
+        );
+        assert!(
+            b64_decode_into("A+", &mut out, Part::Header).is_err(),
+            "standard alphabet"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Proof validation in the order of RFC 9449 §4.3 (see the crate README), split in a stateless
+//! phase ([`check_proof`]) and the replay commit ([`CheckedProof::commit`]).
+
+use alloc::string::String;
+
+use keybound_cnf::JwkThumbprint;
+use keybound_json::{Object, Value};
+use keybound_jwk::{EcCurve, Jwk, OkpCurve, PublicParams};
+
+use crate::alg::{Algorithm, KeyKind};
+use crate::error::DpopError;
+use crate::htu::htu_matches;
+use crate::jws::{Claims, DPOP_TYP, DecodedProof, Header, map_jwk_error};
+use crate::nonce::NonceError;
+use crate::policy::{Policy, Request};
+use crate::replay::{ReplayError, ReplayKey, ReplayStore};
+use crate::verify::{SignatureVerifier, VerifyError};
+use crate::wire::ath_matches;
+
+/// A proof that passed every stateless check; commit it to the replay store to finish.
+///
+/// Holds what the commit needs (`jti`, thumbprint, expiry), so an authorization server can
+/// authenticate the client between the two phases.
+#[derive(Clone, Debug)]
+#[must_use = "a proof is valid only once its jti is committed to the replay store"]
+pub struct CheckedProof {
+    verified: Verified,
+    expires_at: u64,
+    now: u64,
+}
+
+/// A fully validated proof (RFC 9449 §4.3).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// RFC 7638 thumbprint of the proof key (compare with or issue as `cnf.jkt`).
+    pub jkt: JwkThumbprint,
+    /// The proof's `jti`.
+    pub jti: String,
+    /// The proof's `iat`.
+    pub iat: i64,
+    /// The proof's `alg`.
+    pub alg: Algorithm,
+}
+
+impl CheckedProof {
+    /// Thumbprint of the proof key.
+    pub fn jkt(&self) -> &JwkThumbprint {
+        &self.verified.jkt
+    }
+
+    /// The proof's `jti`.
+    pub fn jti(&self) -> &str {
+        &self.verified.jti
+    }
+
+    /// The proof's `iat`.
+    pub fn iat(&self) -> i64 {
+        self.verified.iat
+    }
+
+    /// The proof's `alg`.
+    pub fn alg(&self) -> Algorithm {
+        self.verified.alg
+    }
+
+    /// Until when the replay store must remember this `jti` (at least `max_age + leeway`
+    /// after both `now` and `iat`).
+    pub fn replay_expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// Step 11: records the `jti` scoped by the proof key's thumbprint. A replayed `jti`, or a
+    /// store that cannot record it, rejects the proof (fail closed).
+    pub fn commit<S: ReplayStore + ?Sized>(self, store: &S) -> Result<Verified, DpopError> {
+        let scope = *self.verified.jkt.as_bytes();
+        self.commit_scoped(store, &scope)
+    }
+
+    /// Step 11 with a caller-chosen scope (normalized target URI, client id, …).
+    pub fn commit_scoped<S: ReplayStore + ?Sized>(
+        self,
+        store: &S,
+        scope: &[u8],
+    ) -> Result<Verified, DpopError> {
+        let key = ReplayKey {
+            scope,
+            jti: &self.verified.jti,
+        };
+        match store.check_and_insert(key, self.expires_at, self.now) {
+            Ok(()) => Ok(self.verified),
+            Err(ReplayError::Replayed) => Err(DpopError::Replayed),
+            Err(e) => Err(DpopError::ReplayStore(e)),
+        }
+    }
+
+    /// The result without a replay check, for tools that inspect a single proof offline
+    /// (`keybound dpop verify` without a store). Servers must use [`CheckedProof::commit`].
+    pub fn into_verified_without_replay_check(self) -> Verified {
+        self.verified
+    }
+}
+
+/// Steps 1–10 of RFC 9449 §4.3 (every check but replay), in order; `proof` is the single
+/// `DPoP` header value (see [`crate::single_header_value`]), `now` Unix seconds.
+pub fn check_proof<V: SignatureVerifier + ?Sized>(
+    proof: &str,
+    request: &Request<'_>,
+    policy: &Policy<'_>,
+    verifier: &V,
+    now: u64,
+) -> Result<CheckedProof, DpopError> {
+    // Step 1: size cap, three segments, strict base64url, strict JSON objects.
+    let decoded = DecodedProof::decode(proof)?;
+    let header_obj = decoded.header_object()?;
+    let payload_obj = decoded.payload_object()?;
+
+    // Step 2: typ, alg (allow-list), jwk (public, fits alg), crit.
+    let header = checked_header(header_obj, policy, verifier)?;
+    let alg = header.alg();
+
+    // Step 3: signature over the received bytes.
+    let sig = decoded.signature();
+    if let Some(expected) = alg.fixed_signature_len()
+        && sig.len() != expected
+    {
+        return Err(DpopError::SignatureLength {
+            expected,
+            actual: sig.len(),
+        });
+    }
+    verifier
+        .verify(alg, header.jwk(), decoded.signing_input(), sig)
+        .map_err(|e| match e {
+            VerifyError::UnsupportedAlgorithm => DpopError::AlgNotAllowed { alg },
+            VerifyError::InvalidKey => DpopError::UnusableKey,
+            _ => DpopError::BadSignature,
+        })?;
+
+    // Step 4: claims present and well-typed.
+    let claims = Claims::from_object(payload_obj)?;
+
+    // Step 5: htm.
+    if claims.htm != request.htm {
+        return Err(DpopError::HtmMismatch);
+    }
+
+    // Step 6: htu, normalized, against the URI and its aliases.
+    check_htu(&claims.htu, request)?;
+
+    // Step 7: iat window.
+    check_iat(claims.iat, now, policy)?;
+
+    // Step 8: server nonce.
+    if let Some(source) = policy.nonce {
+        let nonce = claims.nonce.as_deref().ok_or(DpopError::MissingNonce)?;
+        source.check(nonce, now).map_err(|e| match e {
+            NonceError::Missing => DpopError::MissingNonce,
+            e => DpopError::InvalidNonce(e),
+        })?;
+    }
+
+    // Step 9: ath.
+    if let Some(token) = request.access_token {
+        let ath = claims.ath.as_deref().ok_or(DpopError::MissingAth)?;
+        if !ath_matches(ath, token) {
+            return Err(DpopError::AthMismatch);
+        }
+    }
+
+    // Step 10: key binding.
+    let jkt = header.jwk().thumbprint();
+    if let Some(expected) = &request.jkt
+        && !expected.ct_eq(&jkt)
+    {
+        return Err(DpopError::KeyBindingMismatch);
+    }
+
+    let window = policy.replay_window();
+    let iat = u64::try_from(claims.iat).unwrap_or(0);
+    let expires_at = now.max(iat).saturating_add(window);
+    Ok(CheckedProof {
+        verified: Verified {
+            jkt,
+            jti: claims.jti.into_owned(),
+            iat: claims.iat,
+            alg,
+        },
+        expires_at,
+        now,
+    })
+}
+
+/// All of RFC 9449 §4.3: [`check_proof`] then [`CheckedProof::commit`].
+pub fn validate_proof<V: SignatureVerifier + ?Sized, S: ReplayStore + ?Sized>(
+    proof: &str,
+    request: &Request<'_>,
+    policy: &Policy<'_>,
+    verifier: &V,
+    replay: &S,
+    now: u64,
+) -> Result<Verified, DpopError> {
+    check_proof(proof, request, policy, verifier, now)?.commit(replay)
+}
+
+/// Step 2 in order: `typ`, `alg` (known, allowed, supported), `jwk` (present, public, fitting
+/// `alg`), `crit`.
+fn checked_header<'a, V: SignatureVerifier + ?Sized>(
+    object: Object<'a>,
+    policy: &Policy<'_>,
+    verifier: &V,
+) -> Result<Header<'a>, DpopError> {
+    match object.get("typ") {
+        None => return Err(DpopError::MissingTyp),
+        Some(v) => match v.as_str() {
+            Some(s) if s.eq_str(DPOP_TYP) => {}
+            _ => return Err(DpopError::InvalidTyp),
+        },
+    }
+    let alg = match object.get("alg") {
+        None => return Err(DpopError::MissingAlg),
+        Some(v) => v
+            .as_str()
+            .and_then(|s| s.as_plain())
+            .and_then(Algorithm::from_name)
+            .ok_or(DpopError::UnsupportedAlg)?,
+    };
+    if !policy.algs.contains(alg) || !verifier.supports(alg) {
+        return Err(DpopError::AlgNotAllowed { alg });
+    }
+    let jwk_obj = match object.get("jwk") {
+        Some(Value::Object(o)) => o,
+        _ => return Err(DpopError::MissingJwk),
+    };
+    let jwk = Jwk::from_object(jwk_obj).map_err(map_jwk_error)?;
+    if jwk.is_private() {
+        return Err(DpopError::PrivateJwk);
+    }
+    check_key_fits(alg, &jwk, policy.min_rsa_bits)?;
+    if object.get("crit").is_some() {
+        return Err(DpopError::UnsupportedCrit);
+    }
+    Ok(Header::from_parts(alg, jwk, object))
+}
+
+/// ES256 ⇔ P-256, ES384 ⇔ P-384, PS256/RS256 ⇔ RSA ≥ `min_rsa_bits` with an odd e > 1,
+/// EdDSA/Ed25519 ⇔ OKP Ed25519.
+pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Result<(), DpopError> {
+    let fits = match (alg.key_kind(), jwk.params()) {
+        (
+            KeyKind::EcP256,
+            PublicParams::Ec {
+                crv: EcCurve::P256, ..
+            },
+        ) => true,
+        (
+            KeyKind::EcP384,
+            PublicParams::Ec {
+                crv: EcCurve::P384, ..
+            },
+        ) => true,
+        (
+            KeyKind::Ed25519,
+            PublicParams::Okp {
+                crv: OkpCurve::Ed25519,
+                ..
+            },
+        ) => true,
+        (KeyKind::Rsa, PublicParams::Rsa { e, .. }) => {
+            let bits = jwk.rsa_modulus_bits().unwrap_or(0);
+            if bits < min_rsa_bits {
+                return Err(DpopError::RsaKeyTooSmall {
+                    bits,
+                    min: min_rsa_bits,
+                });
+            }
+            let mut buf = [0u8; 8];
+            let e = e
+                .decode_into(&mut buf)
+                .map_err(|_| DpopError::RsaExponent)?;
+            let value = e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            // RFC 8017 §3.1: 3 ≤ e, odd; rsa/ring cap it at 2^33 - 1 against slow-verify DoS.
+            if value < 3 || value % 2 == 0 || value > (1 << 33) - 1 {
+                return Err(DpopError::RsaExponent);
+            }
+            true
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(DpopError::KeyAlgMismatch { alg })
+    }
+}
+
+fn check_htu(htu: &str, request: &Request<'_>) -> Result<(), DpopError> {
+    let mut first_err = None;
+    for expected in core::iter::once(&request.htu).chain(request.htu_aliases) {
+        match htu_matches(htu, expected) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.map_or(DpopError::HtuMismatch, DpopError::InvalidHtu))
+}
+
+fn check_iat(iat: i64, now: u64, policy: &Policy<'_>) -> Result<(), DpopError> {
+    let (iat_w, now_w) = (i128::from(iat), i128::from(now));
+    if iat_w < now_w - i128::from(policy.max_age) {
+        return Err(DpopError::IatTooOld {
+            iat,
+            now,
+            max_age: policy.max_age,
+        });
+    }
+    if iat_w > now_w + i128::from(policy.leeway) {
+        return Err(DpopError::IatInFuture {
+            iat,
+            now,
+            leeway: policy.leeway,
+        });
+    }
+    Ok(())
+}

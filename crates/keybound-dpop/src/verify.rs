@@ -1,0 +1,207 @@
+//! Pluggable signature verification (RFC 9449 §4.3 step 6, RFC 7518 §3).
+//!
+//! [`SignatureVerifier`] is the seam between the DPoP checks and a crypto backend, like
+//! rustls' `SignatureVerificationAlgorithm`: the validator has already checked that the key
+//! fits the algorithm (type, curve, RSA size and exponent) and that fixed-length signatures
+//! have the right length, so a backend only turns the JWK into its own key type and verifies.
+
+use core::fmt;
+
+use keybound_jwk::Jwk;
+
+use crate::alg::Algorithm;
+
+/// Why a backend refused a signature.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// This backend does not implement the algorithm (feature off).
+    UnsupportedAlgorithm,
+    /// The key is not usable for the algorithm (e.g. EC point not on the curve).
+    InvalidKey,
+    /// The signature does not verify.
+    BadSignature,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VerifyError::UnsupportedAlgorithm => "algorithm not supported by this verifier",
+            VerifyError::InvalidKey => "key not usable for the algorithm",
+            VerifyError::BadSignature => "signature does not verify",
+        })
+    }
+}
+
+impl core::error::Error for VerifyError {}
+
+/// A JWS signature verification backend (RustCrypto, ring, an HSM, …).
+///
+/// `msg` is the received `BASE64URL(header) || '.' || BASE64URL(payload)` bytes; `sig` the
+/// decoded signature (JWS form: ECDSA `r‖s`, never DER).
+pub trait SignatureVerifier {
+    /// Whether `alg` can be verified (drives `dpop_signing_alg_values_supported`).
+    fn supports(&self, alg: Algorithm) -> bool;
+
+    /// Verifies `sig` over `msg` with `key` under `alg`.
+    fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError>;
+}
+
+impl<T: SignatureVerifier + ?Sized> SignatureVerifier for &T {
+    fn supports(&self, alg: Algorithm) -> bool {
+        (**self).supports(alg)
+    }
+    fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        (**self).verify(alg, key, msg, sig)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::boxed::Box<T> {
+    fn supports(&self, alg: Algorithm) -> bool {
+        (**self).supports(alg)
+    }
+    fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        (**self).verify(alg, key, msg, sig)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::sync::Arc<T> {
+    fn supports(&self, alg: Algorithm) -> bool {
+        (**self).supports(alg)
+    }
+    fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        (**self).verify(alg, key, msg, sig)
+    }
+}
+
+/// Pure-Rust verifier from the RustCrypto crates; each algorithm behind its feature
+/// (`p256` → ES256, `p384` → ES384, `rsa` → PS256, `rs256` → RS256, `ed25519` → EdDSA/Ed25519).
+/// `no_std`; the embedded default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RustCryptoVerifier;
+
+impl SignatureVerifier for RustCryptoVerifier {
+    fn supports(&self, alg: Algorithm) -> bool {
+        match alg {
+            Algorithm::Es256 => cfg!(feature = "p256"),
+            Algorithm::Es384 => cfg!(feature = "p384"),
+            Algorithm::Ps256 => cfg!(feature = "rsa"),
+            Algorithm::Rs256 => cfg!(feature = "rs256"),
+            Algorithm::EdDsa | Algorithm::Ed25519 => cfg!(feature = "ed25519"),
+        }
+    }
+
+    #[allow(unused_variables, reason = "every algorithm may be compiled out")]
+    fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        match alg {
+            #[cfg(feature = "p256")]
+            Algorithm::Es256 => {
+                use p256::ecdsa::signature::Verifier as _;
+                let vk = key.to_p256().map_err(|_| VerifyError::InvalidKey)?;
+                let sig = p256::ecdsa::Signature::from_slice(sig)
+                    .map_err(|_| VerifyError::BadSignature)?;
+                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
+            }
+            #[cfg(feature = "p384")]
+            Algorithm::Es384 => {
+                use p384::ecdsa::signature::Verifier as _;
+                let vk = key.to_p384().map_err(|_| VerifyError::InvalidKey)?;
+                let sig = p384::ecdsa::Signature::from_slice(sig)
+                    .map_err(|_| VerifyError::BadSignature)?;
+                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
+            }
+            #[cfg(feature = "rsa")]
+            Algorithm::Ps256 => {
+                use rsa::signature::Verifier as _;
+                let pk = key.to_rsa().map_err(|_| VerifyError::InvalidKey)?;
+                let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new(pk);
+                let sig =
+                    rsa::pss::Signature::try_from(sig).map_err(|_| VerifyError::BadSignature)?;
+                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
+            }
+            #[cfg(feature = "rs256")]
+            Algorithm::Rs256 => {
+                use rsa::signature::Verifier as _;
+                let pk = key.to_rsa().map_err(|_| VerifyError::InvalidKey)?;
+                let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk);
+                let sig = rsa::pkcs1v15::Signature::try_from(sig)
+                    .map_err(|_| VerifyError::BadSignature)?;
+                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
+            }
+            #[cfg(feature = "ed25519")]
+            Algorithm::EdDsa | Algorithm::Ed25519 => {
+                use ed25519_dalek::Verifier as _;
+                let vk = key.to_ed25519().map_err(|_| VerifyError::InvalidKey)?;
+                let sig = ed25519_dalek::Signature::from_slice(sig)
+                    .map_err(|_| VerifyError::BadSignature)?;
+                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
+            }
+            #[allow(
+                unreachable_patterns,
+                reason = "reachable when a backend feature is off"
+            )]
+            _ => Err(VerifyError::UnsupportedAlgorithm),
+        }
+    }
+}
+
+/// The fastest verifier compiled in: ring with the `ring` feature, else RustCrypto.
+#[cfg(feature = "ring")]
+pub type DefaultVerifier = crate::ring_backend::RingVerifier;
+/// The fastest verifier compiled in: ring with the `ring` feature, else RustCrypto.
+#[cfg(not(feature = "ring"))]
+pub type DefaultVerifier = RustCryptoVerifier;
+
+/// Accepts every signature. Compiled only under `cfg(fuzzing)` so fuzzers reach the checks
+/// after the signature; never present in normal builds.
+#[cfg(fuzzing)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcceptAllVerifier;
+
+#[cfg(fuzzing)]
+impl SignatureVerifier for AcceptAllVerifier {
+    fn supports(&self, _alg: Algorithm) -> bool {
+        true
+    }
+    fn verify(
+        &self,
+        _alg: Algorithm,
+        _key: &Jwk<'_>,
+        _msg: &[u8],
+        _sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        Ok(())
+    }
+}
