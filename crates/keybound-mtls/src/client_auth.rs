@@ -20,39 +20,7 @@ use crate::dn::{DistinguishedName, DnError, DnMismatch};
 use crate::error::CertError;
 use crate::x509::{ParsedCertificate, PublicKey, SanEntry, strip_zeros};
 
-/// `token_endpoint_auth_method` value for PKI mutual TLS (RFC 8705 §2.1.1).
-pub const TLS_CLIENT_AUTH: &str = "tls_client_auth";
-/// `token_endpoint_auth_method` value for self-signed certificates (RFC 8705 §2.2.1).
-pub const SELF_SIGNED_TLS_CLIENT_AUTH: &str = "self_signed_tls_client_auth";
-
-/// The two RFC 8705 client authentication methods.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ClientAuthMethod {
-    /// `tls_client_auth` (RFC 8705 §2.1).
-    TlsClientAuth,
-    /// `self_signed_tls_client_auth` (RFC 8705 §2.2).
-    SelfSignedTlsClientAuth,
-}
-
-impl ClientAuthMethod {
-    /// The registered name (RFC 8705 §2.1.1, §2.2.1).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::TlsClientAuth => TLS_CLIENT_AUTH,
-            Self::SelfSignedTlsClientAuth => SELF_SIGNED_TLS_CLIENT_AUTH,
-        }
-    }
-
-    /// Parses a registered name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            TLS_CLIENT_AUTH => Some(Self::TlsClientAuth),
-            SELF_SIGNED_TLS_CLIENT_AUTH => Some(Self::SelfSignedTlsClientAuth),
-            _ => None,
-        }
-    }
-}
+pub use crate::metadata::{ClientAuthMethod, SELF_SIGNED_TLS_CLIENT_AUTH, TLS_CLIENT_AUTH};
 
 /// The client metadata names of the five `tls_client_auth` identifiers (RFC 8705 §2.1.2).
 pub const IDENTIFIER_MEMBERS: [&str; 5] = [

@@ -9,25 +9,15 @@ extern crate alloc;
 extern crate std;
 
 mod b64;
+mod binding;
 mod cert;
 mod error;
 pub mod header;
+pub mod metadata;
 pub mod pem;
+pub mod proxy;
 pub mod xfcc;
 
-pub use cert::{CertDer, MAX_CERT_DER_LEN, x5t_s256_bytes};
-pub use error::CertError;
-pub use header::{CertFormat, decode_cert};
-pub use pem::decode_pem_into;
-mod binding;
-pub mod proxy;
-
-pub use binding::{
-    CertBindingError, check_certificate_binding, check_thumbprint_binding, x5t_s256,
-    x5t_s256_checked,
-};
-pub use keybound_cnf::{BindingError, CertThumbprint, Confirmation};
-pub use proxy::{IpPrefix, TrustedProxies};
 #[cfg(feature = "alloc")]
 pub mod client_auth;
 #[cfg(feature = "alloc")]
@@ -35,11 +25,23 @@ pub mod dn;
 #[cfg(feature = "alloc")]
 mod x509;
 
-#[cfg(feature = "alloc")]
-pub use client_auth::{
-    ClientAuthError, ClientAuthMethod, JwkMatch, TlsClientAuth, TlsClientAuthId, match_jwks,
+pub use binding::{
+    CertBindingError, check_certificate_binding, check_thumbprint_binding, x5t_s256,
+    x5t_s256_checked,
 };
+pub use cert::{CertDer, MAX_CERT_DER_LEN, x5t_s256_bytes};
+pub use error::CertError;
+pub use header::{CertFormat, decode_cert};
+pub use keybound_cnf::{BindingError, CertThumbprint, Confirmation};
+pub use metadata::ClientAuthMethod;
+pub use pem::decode_pem_into;
+pub use proxy::{CertSource, IpPrefix, PresentedCert, TrustedProxies};
+
+#[cfg(feature = "alloc")]
+pub use client_auth::{ClientAuthError, JwkMatch, TlsClientAuth, TlsClientAuthId, match_jwks};
 #[cfg(feature = "alloc")]
 pub use dn::{DistinguishedName, DnError, DnMismatch};
+#[cfg(feature = "alloc")]
+pub use header::decode_cert_to_vec;
 #[cfg(feature = "alloc")]
 pub use x509::{MAX_SAN_ENTRIES, ParsedCertificate, PublicKey, SanEntry};

@@ -1,5 +1,12 @@
 //! Test fixtures: the committed certificates and the encodings proxies use to forward them.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::fs;
 use std::path::PathBuf;
@@ -8,7 +15,9 @@ use base64ct::{Base64, Encoding};
 use keybound_json::Object;
 
 pub fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// A certificate made by tests/data/make-certs.sh, with openssl's view of it.
@@ -37,7 +46,13 @@ pub fn openssl_certs() -> Vec<OpensslCert> {
                 x5t: s("x5t#S256"),
                 subject: s("subject_rfc2253"),
                 san: s("san"),
-                jwk: c.get("jwk").unwrap().as_object().unwrap().as_str().to_owned(),
+                jwk: c
+                    .get("jwk")
+                    .unwrap()
+                    .as_object()
+                    .unwrap()
+                    .as_str()
+                    .to_owned(),
                 file,
             }
         })
@@ -45,7 +60,10 @@ pub fn openssl_certs() -> Vec<OpensslCert> {
 }
 
 pub fn openssl_cert(name: &str) -> OpensslCert {
-    openssl_certs().into_iter().find(|c| c.file == name).unwrap()
+    openssl_certs()
+        .into_iter()
+        .find(|c| c.file == name)
+        .unwrap()
 }
 
 /// The externally sourced vectors: (pem, der if present, expected x5t#S256).
@@ -56,8 +74,20 @@ pub fn shared_vectors() -> Vec<(String, Vec<u8>, Option<Vec<u8>>, String)> {
     list.iter()
         .map(|v| {
             let c = v.as_object().unwrap();
-            let file = c.get("file").unwrap().as_str().unwrap().to_cow().into_owned();
-            let x5t = c.get("x5t#S256").unwrap().as_str().unwrap().to_cow().into_owned();
+            let file = c
+                .get("file")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_cow()
+                .into_owned();
+            let x5t = c
+                .get("x5t#S256")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_cow()
+                .into_owned();
             let (pem_name, der_name) = match file.split_once(" / ") {
                 Some((p, d)) => (p.to_owned(), Some(d.to_owned())),
                 None => (file.clone(), None),
