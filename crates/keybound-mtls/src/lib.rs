@@ -25,6 +25,9 @@ pub mod dn;
 #[cfg(feature = "alloc")]
 mod x509;
 
+#[cfg(feature = "rustls")]
+pub mod rustls;
+
 pub use binding::{
     CertBindingError, check_certificate_binding, check_thumbprint_binding, x5t_s256,
     x5t_s256_checked,
