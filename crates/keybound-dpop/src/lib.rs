@@ -40,7 +40,9 @@ pub use ring_backend::RingVerifier;
 #[cfg(feature = "alloc")]
 pub use sign::{KeyError, ProofParams, SigningKey, payload_json};
 #[cfg(feature = "alloc")]
-pub use validate::{CheckedProof, Verified, check_key_fits, check_proof, validate_proof};
+pub use validate::{
+    CheckedProof, Verified, check_key_fits, check_proof, validate_proof, verify_signature,
+};
 #[cfg(fuzzing)]
 pub use verify::AcceptAllVerifier;
 pub use verify::{DefaultVerifier, RustCryptoVerifier, SignatureVerifier, VerifyError};

@@ -266,7 +266,7 @@ impl SigningKey {
 
     #[allow(unused_variables, reason = "backends may be compiled out")]
     fn from_parsed_jwk(jwk: &Jwk<'_>, alg: Algorithm) -> Result<Self, KeyError> {
-        crate::validate::check_key_fits(alg, jwk, 0)
+        crate::validate::check_key_shape(alg, jwk, 0)
             .map_err(|_| KeyError::UnsupportedAlgorithm { alg })?;
         let inner = match alg {
             #[cfg(feature = "p256")]

@@ -120,22 +120,13 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     let alg = header.alg();
 
     // Step 3: signature over the received bytes.
-    let sig = decoded.signature();
-    if let Some(expected) = alg.fixed_signature_len()
-        && sig.len() != expected
-    {
-        return Err(DpopError::SignatureLength {
-            expected,
-            actual: sig.len(),
-        });
-    }
-    verifier
-        .verify(alg, header.jwk(), decoded.signing_input(), sig)
-        .map_err(|e| match e {
-            VerifyError::UnsupportedAlgorithm => DpopError::AlgNotAllowed { alg },
-            VerifyError::InvalidKey => DpopError::UnusableKey,
-            _ => DpopError::BadSignature,
-        })?;
+    verify_signature(
+        verifier,
+        alg,
+        header.jwk(),
+        decoded.signing_input(),
+        decoded.signature(),
+    )?;
 
     // Step 4: claims present and well-typed.
     let claims = Claims::from_object(payload_obj)?;
@@ -188,6 +179,31 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
         },
         expires_at,
         now,
+    })
+}
+
+/// Step 3 alone: JWS signature `sig` over `msg` with `key` under `alg` (fixed-length ECDSA
+/// `r‖s` and Ed25519 lengths enforced first, so DER signatures fail as `SignatureLength`).
+/// Does not check that the key fits `alg`; see [`check_key_fits`].
+pub fn verify_signature<V: SignatureVerifier + ?Sized>(
+    verifier: &V,
+    alg: Algorithm,
+    key: &Jwk<'_>,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), DpopError> {
+    if let Some(expected) = alg.fixed_signature_len()
+        && sig.len() != expected
+    {
+        return Err(DpopError::SignatureLength {
+            expected,
+            actual: sig.len(),
+        });
+    }
+    verifier.verify(alg, key, msg, sig).map_err(|e| match e {
+        VerifyError::UnsupportedAlgorithm => DpopError::AlgNotAllowed { alg },
+        VerifyError::InvalidKey => DpopError::UnusableKey,
+        _ => DpopError::BadSignature,
     })
 }
 
@@ -245,7 +261,48 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
 
 /// ES256 ⇔ P-256, ES384 ⇔ P-384, PS256/RS256 ⇔ RSA ≥ `min_rsa_bits` with an odd e > 1,
 /// EdDSA/Ed25519 ⇔ OKP Ed25519.
+/// A JWK `alg` member, when present, must name `alg` (EdDSA and Ed25519 being one algorithm),
+/// a `use` member must be `sig` and `key_ops` must include `verify` (RFC 7517 §4.2–§4.4).
 pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Result<(), DpopError> {
+    let object = jwk.object();
+    if let Some(v) = object.get("alg") {
+        let key_alg = v
+            .as_str()
+            .and_then(|s| s.as_plain())
+            .and_then(Algorithm::from_name);
+        let same = match key_alg {
+            Some(Algorithm::EdDsa | Algorithm::Ed25519) => {
+                matches!(alg, Algorithm::EdDsa | Algorithm::Ed25519)
+            }
+            Some(a) => a == alg,
+            None => false,
+        };
+        if !same {
+            return Err(DpopError::KeyAlgMismatch { alg });
+        }
+    }
+    if let Some(v) = object.get("use")
+        && !v.as_str().is_some_and(|s| s.eq_str("sig"))
+    {
+        return Err(DpopError::KeyAlgMismatch { alg });
+    }
+    if let Some(v) = object.get("key_ops")
+        && !v.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|op| op.as_str().is_some_and(|s| s.eq_str("verify")))
+        })
+    {
+        return Err(DpopError::KeyAlgMismatch { alg });
+    }
+    check_key_shape(alg, jwk, min_rsa_bits)
+}
+
+/// The key-type part of [`check_key_fits`], without the JWK `alg`/`use`/`key_ops` members.
+pub(crate) fn check_key_shape(
+    alg: Algorithm,
+    jwk: &Jwk<'_>,
+    min_rsa_bits: usize,
+) -> Result<(), DpopError> {
     let fits = match (alg.key_kind(), jwk.params()) {
         (
             KeyKind::EcP256,
