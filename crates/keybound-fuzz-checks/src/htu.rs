@@ -9,30 +9,56 @@ pub const CHECKS: &[(&str, crate::Check)] = &[("htu_normalize", htu_normalize)];
 /// comparison: the input is split at its first newline into two URIs (or used twice), and
 /// `htu_matches(a, b)` must equal `normalize(a) == normalize(b)`.
 pub fn htu_normalize(data: &[u8]) {
-    let Ok(s) = core::str::from_utf8(data) else { return };
+    let Ok(s) = core::str::from_utf8(data) else {
+        return;
+    };
     let (a, b) = s.split_once('\n').unwrap_or((s, s));
     let na = check_one(a);
     let nb = check_one(b);
     if let (Some(na), Some(nb)) = (na, nb) {
-        assert_eq!(htu_matches(a, b), Ok(na == nb), "streaming comparison disagrees: {a:?} {b:?}");
+        assert_eq!(
+            htu_matches(a, b),
+            Ok(na == nb),
+            "streaming comparison disagrees: {a:?} {b:?}"
+        );
     }
 }
 
 fn check_one(s: &str) -> Option<String> {
     match normalize_htu(s) {
         Ok(n) => {
-            assert_eq!(normalize_htu(&n).as_deref(), Ok(n.as_str()), "not idempotent: {s:?}");
+            assert_eq!(
+                normalize_htu(&n).as_deref(),
+                Ok(n.as_str()),
+                "not idempotent: {s:?}"
+            );
             assert_eq!(htu_matches(s, s), Ok(true), "does not match itself: {s:?}");
-            assert_eq!(htu_matches(&n, s), Ok(true), "does not match its normal form: {s:?}");
+            assert_eq!(
+                htu_matches(&n, s),
+                Ok(true),
+                "does not match its normal form: {s:?}"
+            );
             assert!(n.len() <= s.len() + 1, "normal form grew: {s:?} -> {n:?}");
             let mut buf = vec![0u8; s.len() + 1];
-            assert_eq!(normalize_htu_into(s, &mut buf), Ok(n.as_str()), "buffer form differs: {s:?}");
+            assert_eq!(
+                normalize_htu_into(s, &mut buf),
+                Ok(n.as_str()),
+                "buffer form differs: {s:?}"
+            );
             Some(n)
         }
         Err(e) => {
-            assert_eq!(htu_matches(s, s), Err(e), "error differs in htu_matches: {s:?}");
+            assert_eq!(
+                htu_matches(s, s),
+                Err(e),
+                "error differs in htu_matches: {s:?}"
+            );
             let mut buf = vec![0u8; s.len() + 1];
-            assert_eq!(normalize_htu_into(s, &mut buf), Err(e), "buffer form error differs: {s:?}");
+            assert_eq!(
+                normalize_htu_into(s, &mut buf),
+                Err(e),
+                "buffer form error differs: {s:?}"
+            );
             None
         }
     }
