@@ -292,7 +292,7 @@ fn decode_string(tag: u8, content: &[u8]) -> Option<String> {
         // TeletexString: ISO 8859-1 in practice.
         0x14 => Some(content.iter().map(|&b| char::from(b)).collect()),
         0x1e => {
-            if content.len() % 2 != 0 {
+            if !content.len().is_multiple_of(2) {
                 return None;
             }
             let units = content.chunks_exact(2).map(|c| {
@@ -306,7 +306,7 @@ fn decode_string(tag: u8, content: &[u8]) -> Option<String> {
                 .ok()
         }
         0x1c => {
-            if content.len() % 4 != 0 {
+            if !content.len().is_multiple_of(4) {
                 return None;
             }
             content

@@ -30,10 +30,14 @@ use std::sync::Arc;
 use std::vec::Vec;
 
 use ::rustls::client::danger::HandshakeSignatureValid;
-use ::rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
+use ::rustls::crypto::{
+    CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature,
+};
 use ::rustls::pki_types::{CertificateDer, UnixTime};
 use ::rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use ::rustls::{CertificateError, CommonState, DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
+use ::rustls::{
+    CertificateError, CommonState, DigitallySignedStruct, DistinguishedName, Error, SignatureScheme,
+};
 use der::Decode;
 use keybound_cnf::{CertThumbprint, Confirmation};
 
@@ -46,16 +50,23 @@ use crate::error::CertError;
 /// Takes the connection's common state, so `&ServerConnection` works through deref:
 /// `peer_leaf(&conn)`.
 pub fn peer_leaf(conn: &CommonState) -> Option<&[u8]> {
-    conn.peer_certificates().and_then(|chain| chain.first()).map(|c| c.as_ref())
+    conn.peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|c| c.as_ref())
 }
 
 /// The client certificate's `x5t#S256` (RFC 8705 §3.1); `Ok(None)` without a certificate.
 pub fn client_thumbprint(conn: &CommonState) -> Result<Option<CertThumbprint>, CertError> {
-    peer_leaf(conn).map(|der| Ok(CertDer::new(der)?.thumbprint())).transpose()
+    peer_leaf(conn)
+        .map(|der| Ok(CertDer::new(der)?.thumbprint()))
+        .transpose()
 }
 
 /// Checks the connection's client certificate against a token's `cnf` (RFC 8705 §3).
-pub fn check_binding(conn: &CommonState, cnf: &Confirmation) -> Result<Option<CertThumbprint>, CertBindingError> {
+pub fn check_binding(
+    conn: &CommonState,
+    cnf: &Confirmation,
+) -> Result<Option<CertThumbprint>, CertBindingError> {
     check_certificate_binding(cnf, peer_leaf(conn))
 }
 
@@ -82,7 +93,11 @@ pub struct SelfSignedClientCertVerifier {
 impl SelfSignedClientCertVerifier {
     /// A verifier using the signature algorithms of `provider`.
     pub fn new(provider: &CryptoProvider, mode: ClientCertMode) -> Self {
-        Self { algorithms: provider.signature_verification_algorithms, mode, check_validity: false }
+        Self {
+            algorithms: provider.signature_verification_algorithms,
+            mode,
+            check_validity: false,
+        }
     }
 
     /// Also rejects certificates outside their notBefore / notAfter window (RFC 5280 §4.1.2.5).
@@ -122,7 +137,8 @@ impl ClientCertVerifier for SelfSignedClientCertVerifier {
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
         CertDer::new(end_entity.as_ref()).map_err(|_| bad_encoding())?;
-        let cert = x509_cert::Certificate::from_der(end_entity.as_ref()).map_err(|_| bad_encoding())?;
+        let cert =
+            x509_cert::Certificate::from_der(end_entity.as_ref()).map_err(|_| bad_encoding())?;
         if self.check_validity {
             let validity = cert.tbs_certificate().validity();
             let now = now.as_secs();

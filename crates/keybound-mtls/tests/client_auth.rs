@@ -395,7 +395,7 @@ fn self_signed_matches_jwk_public_key_for_rsa_ec_and_ed25519() {
             c.file
         );
         assert_eq!(
-            match_jwks(&jwks(&[c.jwk.clone()]), &p),
+            match_jwks(&jwks(core::slice::from_ref(&c.jwk)), &p),
             Ok(JwkMatch::PublicKey { index: 0 })
         );
     }

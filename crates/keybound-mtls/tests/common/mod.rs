@@ -1,6 +1,8 @@
 //! Test fixtures: the committed certificates and the encodings proxies use to forward them.
 #![allow(
     dead_code,
+    clippy::type_complexity,
+    clippy::std_instead_of_core,
     unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
