@@ -156,7 +156,12 @@ impl IpPrefix {
     /// Whether `ip` lies in the prefix; IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) count as
     /// the IPv4 address, so a dual-stack listener matches IPv4 prefixes.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
+        // Compare in the prefix's family: an IPv6 prefix sees an IPv4 peer as its mapped form.
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), ip) => ip.to_canonical(),
+            (IpAddr::V6(_), IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+            (IpAddr::V6(_), ip) => ip,
+        };
         let (want, width) = bits(self.addr);
         let (have, have_width) = bits(ip);
         if width != have_width {
@@ -306,6 +311,10 @@ mod tests {
         assert!(q.contains("2001:db8:ffff::1".parse().unwrap()));
         assert!(!q.contains("2001:db9::1".parse().unwrap()));
         assert!(!q.contains("10.0.0.1".parse().unwrap()));
+        let mapped = IpPrefix::parse("::ffff:10.0.0.0/104").unwrap();
+        assert!(mapped.contains("10.1.2.3".parse().unwrap()));
+        assert!(mapped.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!mapped.contains("11.1.2.3".parse().unwrap()));
         assert!(
             IpPrefix::parse("0.0.0.0/0")
                 .unwrap()
