@@ -14,3 +14,16 @@ pub use keybound_json as json;
 pub use keybound_jwk as jwk;
 pub use keybound_mtls as mtls;
 pub use keybound_profile as profile;
+
+pub use keybound_cnf::{CertThumbprint, Confirmation, JwkThumbprint};
+
+#[cfg(feature = "alloc")]
+pub mod rs;
+
+/// Seconds since the Unix epoch from the system clock (0 if the clock is before 1970).
+#[cfg(feature = "std")]
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,776 @@
+//! Resource-server request verification: `Authorization` scheme, DPoP proof (RFC 9449 §7)
+//! and certificate binding (RFC 8705 §3) against the access token's `cnf` claim.
+//!
+//! The host validates the access token itself (JWT signature, expiry, audience, or an
+//! introspection response) and hands over its `cnf` claim as a
+//! [`Confirmation`](keybound_cnf::Confirmation); this module decides whether the *request*
+//! may use that token. Typical flow:
+//!
+//! 1. [`ResourceServer::credentials`]: scheme and token from `Authorization` (look the token
+//!    up with it);
+//! 2. [`ResourceServer::verify`]: the binding rules, answering [`Accepted`] or a [`Rejection`]
+//!    that carries the status, `WWW-Authenticate` and `DPoP-Nonce` values to send.
+//!
+//! The checks run in this order: `Authorization` syntax, scheme versus binding (a DPoP-bound
+//! token sent as `Bearer` is rejected, as is a proof sent with an unbound token), the proof's
+//! stateless checks (RFC 9449 §4.3 steps 1–10, with `ath` and the `cnf.jkt` binding), the
+//! client certificate against `cnf."x5t#S256"`, and last the replay commit, so that a request
+//! failing any other check does not use up its proof's `jti`.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString as _};
+use alloc::vec::Vec;
+use core::fmt::{self, Write as _};
+
+use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint};
+use keybound_dpop::nonce::NonceSource;
+use keybound_dpop::replay::ReplayStore;
+use keybound_dpop::{
+    AlgSet, CheckedProof, DefaultVerifier, DpopError, Policy, SignatureVerifier, Verified,
+};
+use keybound_mtls::CertBindingError;
+
+/// An `Authorization` scheme this module understands (RFC 6750 §2.1, RFC 9449 §7.1).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750): unbound tokens and certificate-bound tokens (RFC 8705).
+    Bearer,
+    /// `DPoP` (RFC 9449 §7.1): DPoP-bound tokens, with a proof in the `DPoP` header.
+    Dpop,
+}
+
+impl Scheme {
+    /// The scheme name as sent in challenges: `Bearer` or `DPoP`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "Bearer",
+            Scheme::Dpop => "DPoP",
+        }
+    }
+
+    /// The scheme named `name`, matched case-insensitively (RFC 9110 §11.1).
+    pub fn from_name(name: &str) -> Option<Scheme> {
+        if name.eq_ignore_ascii_case("bearer") {
+            Some(Scheme::Bearer)
+        } else if name.eq_ignore_ascii_case("dpop") {
+            Some(Scheme::Dpop)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Scheme and access token taken from an `Authorization` header.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Credentials<'r> {
+    /// The scheme used.
+    pub scheme: Scheme,
+    /// The access token (`b64token` syntax checked, RFC 6750 §2.1).
+    pub token: &'r str,
+}
+
+/// Why an `Authorization` header is unusable (RFC 6750 §3.1 `invalid_request`, HTTP 400).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthorizationError {
+    /// More than one `Authorization` header value.
+    Multiple,
+    /// The value is not UTF-8.
+    NotUtf8,
+    /// The scheme is `Bearer` or `DPoP` but no token follows it.
+    MissingToken,
+    /// The token is not `b64token` (RFC 6750 §2.1), e.g. a comma-joined list or a space.
+    TokenSyntax,
+}
+
+impl fmt::Display for AuthorizationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthorizationError::Multiple => "more than one Authorization header value",
+            AuthorizationError::NotUtf8 => "Authorization header is not UTF-8",
+            AuthorizationError::MissingToken => "Authorization header has no token",
+            AuthorizationError::TokenSyntax => "access token is not a b64token",
+        })
+    }
+}
+
+impl core::error::Error for AuthorizationError {}
+
+/// What the `Authorization` header(s) hold (see [`parse_authorization`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Authorization<'r> {
+    /// No `Authorization` header.
+    None,
+    /// A scheme other than `Bearer` and `DPoP` (e.g. `Basic`): no token for this server.
+    OtherScheme,
+    /// A `Bearer` or `DPoP` token.
+    Token(Credentials<'r>),
+}
+
+/// Parses every value of the `Authorization` header: at most one value, scheme matched
+/// case-insensitively, token in `b64token` syntax (RFC 6750 §2.1, RFC 9449 §7.1).
+pub fn parse_authorization<'r>(
+    values: &[&'r [u8]],
+) -> Result<Authorization<'r>, AuthorizationError> {
+    let value = match values {
+        [] => return Ok(Authorization::None),
+        [one] => *one,
+        _ => return Err(AuthorizationError::Multiple),
+    };
+    let value = core::str::from_utf8(value).map_err(|_| AuthorizationError::NotUtf8)?;
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let Some(scheme) = Scheme::from_name(scheme) else {
+        return Ok(Authorization::OtherScheme);
+    };
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(AuthorizationError::MissingToken);
+    }
+    if !is_b64token(token) {
+        return Err(AuthorizationError::TokenSyntax);
+    }
+    Ok(Authorization::Token(Credentials { scheme, token }))
+}
+
+/// RFC 6750 §2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The client certificate of a request, from the TLS handshake or a trusted proxy's header
+/// (decide trust with [`keybound_mtls::TrustedProxies`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCert<'r> {
+    /// The leaf certificate, DER (framing is checked before hashing).
+    Der(&'r [u8]),
+    /// An already computed `x5t#S256` (e.g. an Envoy XFCC `Hash=`).
+    Thumbprint(CertThumbprint),
+}
+
+/// What the host knows about a request to a protected resource.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug)]
+pub struct RsRequest<'r> {
+    /// The request method (`htm`), e.g. `GET`.
+    pub method: &'r str,
+    /// The request URI as the client addressed it: the server's public origin and the path
+    /// (`htu`; query and fragment are ignored).
+    pub uri: &'r str,
+    /// Every `Authorization` header value, in order.
+    pub authorization: &'r [&'r [u8]],
+    /// Every `DPoP` header value, in order.
+    pub dpop: &'r [&'r [u8]],
+    /// The client certificate, if the client presented one.
+    pub client_cert: Option<ClientCert<'r>>,
+}
+
+impl<'r> RsRequest<'r> {
+    /// A request with `method` to `uri` (absolute, public origin), without headers.
+    pub const fn new(method: &'r str, uri: &'r str) -> Self {
+        RsRequest {
+            method,
+            uri,
+            authorization: &[],
+            dpop: &[],
+            client_cert: None,
+        }
+    }
+
+    /// With these `Authorization` header values.
+    #[must_use]
+    pub const fn with_authorization(mut self, values: &'r [&'r [u8]]) -> Self {
+        self.authorization = values;
+        self
+    }
+
+    /// With these `DPoP` header values.
+    #[must_use]
+    pub const fn with_dpop(mut self, values: &'r [&'r [u8]]) -> Self {
+        self.dpop = values;
+        self
+    }
+
+    /// With a client certificate.
+    #[must_use]
+    pub const fn with_client_cert(mut self, cert: ClientCert<'r>) -> Self {
+        self.client_cert = Some(cert);
+        self
+    }
+}
+
+/// How an accepted request proved possession of its token.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Unbound token, accepted because [`RsConfig::allow_bearer`] is on.
+    Bearer,
+    /// DPoP-bound token (`cnf.jkt`), proven by a valid proof.
+    Dpop {
+        /// The proof key's thumbprint (equal to `cnf.jkt`).
+        jkt: JwkThumbprint,
+    },
+    /// Certificate-bound token (`cnf."x5t#S256"`), proven by the client certificate.
+    Mtls {
+        /// The certificate thumbprint (equal to `cnf."x5t#S256"`).
+        x5t: CertThumbprint,
+    },
+    /// Token bound to both; both were proven.
+    Both {
+        /// The proof key's thumbprint.
+        jkt: JwkThumbprint,
+        /// The certificate thumbprint.
+        x5t: CertThumbprint,
+    },
+}
+
+/// A request allowed to use its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    binding: Binding,
+    scheme: Scheme,
+    proof: Option<Verified>,
+}
+
+impl Accepted {
+    /// How possession was proven.
+    pub fn binding(&self) -> Binding {
+        self.binding
+    }
+
+    /// The `Authorization` scheme used.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The validated DPoP proof, when one was required.
+    pub fn proof(&self) -> Option<&Verified> {
+        self.proof.as_ref()
+    }
+}
+
+/// Why a request was rejected; [`Rejection::reason`] names it as a short string.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub enum RsError {
+    /// No `Authorization` header: answered with both challenges and no error code
+    /// (RFC 6750 §3.1, RFC 9449 §7.1).
+    MissingToken,
+    /// An `Authorization` scheme this server does not accept (e.g. `Basic`), treated as no token.
+    UnsupportedScheme,
+    /// The `Authorization` header is malformed: 400 `invalid_request`.
+    MalformedAuthorization(AuthorizationError),
+    /// A DPoP-bound token (`cnf.jkt`) presented with the `Bearer` scheme (RFC 9449 §7.2).
+    DpopTokenAsBearer,
+    /// A `DPoP` proof sent with the `Bearer` scheme.
+    ProofWithBearer,
+    /// The `DPoP` scheme with a token that has no `cnf.jkt` (RFC 9449 §7.1).
+    UnboundTokenAsDpop,
+    /// An unbound token while [`RsConfig::allow_bearer`] is off.
+    BearerNotAllowed,
+    /// The token is bound only by a `cnf` method this server cannot check (`jwk`, `jwe`,
+    /// `kid`, `jku`): rejected rather than treated as unbound.
+    UnsupportedConfirmation,
+    /// The DPoP proof failed (RFC 9449 §4.3).
+    Dpop(DpopError),
+    /// The client certificate does not satisfy `cnf."x5t#S256"` (RFC 8705 §3).
+    Certificate(CertBindingError),
+}
+
+impl RsError {
+    /// The short name of the fault: the [`keybound_dpop::Reason`] string when the proof is at
+    /// fault, else one of `missing_token`, `unsupported_scheme`, `malformed_authorization`,
+    /// `dpop_token_as_bearer`, `proof_with_bearer`, `unbound_token_as_dpop`,
+    /// `bearer_not_allowed`, `unsupported_cnf`, `certificate_missing`,
+    /// `certificate_mismatch`, `certificate_malformed`, `certificate_binding`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RsError::MissingToken => "missing_token",
+            RsError::UnsupportedScheme => "unsupported_scheme",
+            RsError::MalformedAuthorization(_) => "malformed_authorization",
+            RsError::DpopTokenAsBearer => "dpop_token_as_bearer",
+            RsError::ProofWithBearer => "proof_with_bearer",
+            RsError::UnboundTokenAsDpop => "unbound_token_as_dpop",
+            RsError::BearerNotAllowed => "bearer_not_allowed",
+            RsError::UnsupportedConfirmation => "unsupported_cnf",
+            RsError::Dpop(e) => e.reason().as_str(),
+            RsError::Certificate(CertBindingError::Binding(BindingError::NoCertificate)) => {
+                "certificate_missing"
+            }
+            RsError::Certificate(CertBindingError::Binding(BindingError::Mismatch)) => {
+                "certificate_mismatch"
+            }
+            RsError::Certificate(CertBindingError::MalformedCertificate(_)) => {
+                "certificate_malformed"
+            }
+            RsError::Certificate(_) => "certificate_binding",
+        }
+    }
+
+    /// The OAuth error code: `None` when no usable token was sent (RFC 6750 §3.1), else
+    /// `invalid_request`, `invalid_token`, `invalid_dpop_proof` or `use_dpop_nonce`.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            RsError::MissingToken | RsError::UnsupportedScheme => None,
+            RsError::MalformedAuthorization(_) => Some("invalid_request"),
+            RsError::Dpop(e) => Some(e.wire_error()),
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// The HTTP status: 400 for a malformed `Authorization` header, else 401.
+    pub fn status(&self) -> u16 {
+        match self {
+            RsError::MalformedAuthorization(_) => 400,
+            _ => 401,
+        }
+    }
+}
+
+impl fmt::Display for RsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RsError::MissingToken => f.write_str("no access token"),
+            RsError::UnsupportedScheme => f.write_str("unsupported authorization scheme"),
+            RsError::MalformedAuthorization(e) => fmt::Display::fmt(e, f),
+            RsError::DpopTokenAsBearer => {
+                f.write_str("DPoP-bound access token presented with the Bearer scheme")
+            }
+            RsError::ProofWithBearer => f.write_str("DPoP proof sent with the Bearer scheme"),
+            RsError::UnboundTokenAsDpop => {
+                f.write_str("access token is not DPoP-bound but was presented with the DPoP scheme")
+            }
+            RsError::BearerNotAllowed => f.write_str("access token is not sender-constrained"),
+            RsError::UnsupportedConfirmation => {
+                f.write_str("access token is bound by an unsupported cnf method")
+            }
+            RsError::Dpop(e) => fmt::Display::fmt(e, f),
+            RsError::Certificate(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl core::error::Error for RsError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            RsError::MalformedAuthorization(e) => Some(e),
+            RsError::Dpop(e) => Some(e),
+            RsError::Certificate(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A rejected request: what to answer (status, `WWW-Authenticate`, `DPoP-Nonce`) and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    error: RsError,
+    challenges: Vec<String>,
+    dpop_nonce: Option<String>,
+}
+
+impl Rejection {
+    /// The HTTP status: 400 (malformed `Authorization`) or 401.
+    pub fn status(&self) -> u16 {
+        self.error.status()
+    }
+
+    /// The `WWW-Authenticate` values, one challenge each (send each as its own header
+    /// field, or join them with `, `): `Bearer …` and/or `DPoP …, algs="…"`.
+    pub fn www_authenticate(&self) -> &[String] {
+        &self.challenges
+    }
+
+    /// The `DPoP-Nonce` value to send (RFC 9449 §9), when the proof lacked a valid nonce.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
+    }
+
+    /// The OAuth error code (see [`RsError::error_code`]).
+    pub fn error(&self) -> Option<&'static str> {
+        self.error.error_code()
+    }
+
+    /// The short name of the fault (see [`RsError::reason`]).
+    pub fn reason(&self) -> &'static str {
+        self.error.reason()
+    }
+
+    /// A human-readable description (the [`RsError`] text).
+    pub fn description(&self) -> String {
+        self.error.to_string()
+    }
+
+    /// The typed cause.
+    pub fn kind(&self) -> &RsError {
+        &self.error
+    }
+
+    /// The DPoP proof error, when the proof was at fault.
+    pub fn dpop_error(&self) -> Option<&DpopError> {
+        match &self.error {
+            RsError::Dpop(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the server, not the client, is at fault (replay store full or unavailable);
+    /// the request is still rejected (fail closed) and a host may answer 503 instead.
+    pub fn is_server_fault(&self) -> bool {
+        self.dpop_error().is_some_and(DpopError::is_server_fault)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status(), self.reason(), self.error)
+    }
+}
+
+impl core::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+type BoxedReplay<'a> = Box<dyn ReplayStore + Send + Sync + 'a>;
+type BoxedNonce<'a> = Box<dyn NonceSource + Send + Sync + 'a>;
+type BoxedVerifier<'a> = Box<dyn SignatureVerifier + Send + Sync + 'a>;
+
+/// Resource-server settings: DPoP policy, replay store, nonce source, verifier, and which
+/// token kinds are accepted.
+#[must_use]
+pub struct RsConfig<'a> {
+    policy: Policy<'static>,
+    replay: BoxedReplay<'a>,
+    nonce: Option<BoxedNonce<'a>>,
+    verifier: BoxedVerifier<'a>,
+    allow_bearer: bool,
+    accept_dpop: bool,
+    htu_aliases: &'a [&'a str],
+}
+
+impl fmt::Debug for RsConfig<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RsConfig")
+            .field("policy", &self.policy)
+            .field("nonce_required", &self.nonce.is_some())
+            .field("allow_bearer", &self.allow_bearer)
+            .field("accept_dpop", &self.accept_dpop)
+            .field("htu_aliases", &self.htu_aliases)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RsConfig<'a> {
+    /// RFC 9449 defaults ([`Policy::new`]), the [`DefaultVerifier`], no nonce, DPoP accepted,
+    /// unbound tokens refused; proofs' `jti`s are recorded in `replay`.
+    pub fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
+        RsConfig {
+            policy: Policy::new(),
+            replay: Box::new(replay),
+            nonce: None,
+            verifier: Box::new(DefaultVerifier::default()),
+            allow_bearer: false,
+            accept_dpop: true,
+            htu_aliases: &[],
+        }
+    }
+
+    /// With this DPoP policy (algorithms, `iat` window, RSA minimum; a nonce source set in
+    /// it is used unless [`RsConfig::with_nonce`] sets one).
+    pub fn with_policy(mut self, policy: Policy<'static>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Requiring proofs to carry a nonce from `source` (RFC 9449 §9).
+    pub fn with_nonce(mut self, source: impl NonceSource + Send + Sync + 'a) -> Self {
+        self.nonce = Some(Box::new(source));
+        self
+    }
+
+    /// Verifying proof signatures with `verifier` (default: [`DefaultVerifier`]).
+    pub fn with_verifier(mut self, verifier: impl SignatureVerifier + Send + Sync + 'a) -> Self {
+        self.verifier = Box::new(verifier);
+        self
+    }
+
+    /// Whether unbound tokens (no `jkt`, no `x5t#S256`) are accepted as plain bearer tokens
+    /// (default: no).
+    pub fn allow_bearer(mut self, allow: bool) -> Self {
+        self.allow_bearer = allow;
+        self
+    }
+
+    /// Whether the `DPoP` scheme is accepted at all (default: yes). An mTLS-only server turns
+    /// it off: the `DPoP` scheme is then treated as unknown and no DPoP challenge is sent.
+    pub fn accept_dpop(mut self, accept: bool) -> Self {
+        self.accept_dpop = accept;
+        self
+    }
+
+    /// Other URIs the proof's `htu` may name for this server (e.g. an mTLS alias host).
+    pub fn with_htu_aliases(mut self, aliases: &'a [&'a str]) -> Self {
+        self.htu_aliases = aliases;
+        self
+    }
+}
+
+/// Verifies requests to protected resources (RFC 9449 §7, RFC 8705 §3, RFC 6750 §3).
+pub struct ResourceServer<'a> {
+    config: RsConfig<'a>,
+    algs: AlgSet,
+}
+
+impl fmt::Debug for ResourceServer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourceServer")
+            .field("config", &self.config)
+            .field("algs", &self.algs)
+            .finish()
+    }
+}
+
+impl<'a> ResourceServer<'a> {
+    /// A resource server with `config`.
+    pub fn new(config: RsConfig<'a>) -> Self {
+        let algs =
+            keybound_dpop::signing_alg_values_supported(config.policy.algs, &*config.verifier);
+        ResourceServer { config, algs }
+    }
+
+    /// The algorithms proofs may use: the policy's, limited to what the verifier supports
+    /// (the `algs` of the DPoP challenge).
+    pub fn algs(&self) -> AlgSet {
+        self.algs
+    }
+
+    /// The effective DPoP policy, with the configured nonce source.
+    pub fn policy(&self) -> Policy<'_> {
+        match &self.config.nonce {
+            Some(n) => self.config.policy.with_nonce(&**n),
+            None => self.config.policy,
+        }
+    }
+
+    /// A fresh nonce for a `DPoP-Nonce` response header (RFC 9449 §9), when nonces are required.
+    pub fn issue_nonce(&self, now: u64) -> Option<String> {
+        self.policy().nonce.map(|n| n.issue(now))
+    }
+
+    /// Step 1: the scheme and token of the request, so the host can look the token up and
+    /// find its `cnf`. Missing, unknown-scheme and malformed headers are rejected here.
+    pub fn credentials<'r>(&self, req: &RsRequest<'r>) -> Result<Credentials<'r>, Rejection> {
+        match parse_authorization(req.authorization) {
+            Ok(Authorization::Token(c)) if c.scheme == Scheme::Dpop && !self.config.accept_dpop => {
+                Err(self.reject(RsError::UnsupportedScheme, None, 0))
+            }
+            Ok(Authorization::Token(c)) => Ok(c),
+            Ok(Authorization::None) => Err(self.reject(RsError::MissingToken, None, 0)),
+            Ok(_) => Err(self.reject(RsError::UnsupportedScheme, None, 0)),
+            Err(e) => {
+                let scheme = authorization_scheme(req.authorization);
+                Err(self.reject(RsError::MalformedAuthorization(e), scheme, 0))
+            }
+        }
+    }
+
+    /// Step 2: whether `req` may use the token whose `cnf` claim is `cnf` (use
+    /// [`Confirmation::new`] for a token without `cnf`), at `now` (Unix seconds).
+    ///
+    /// Runs [`ResourceServer::credentials`] again (cheap), so a host that does not need the
+    /// token before this step may call `verify` alone.
+    pub fn verify(
+        &self,
+        req: &RsRequest<'_>,
+        cnf: &Confirmation,
+        now: u64,
+    ) -> Result<Accepted, Rejection> {
+        let creds = self.credentials(req)?;
+        let scheme = creds.scheme;
+        let reject = |e: RsError| self.reject(e, Some(scheme), now);
+
+        let others = cnf.other_methods();
+        if !cnf.is_bound() && (others.jwk || others.jwe || others.kid || others.jku) {
+            return Err(reject(RsError::UnsupportedConfirmation));
+        }
+        let jkt = cnf.jkt().copied();
+        let x5t = cnf.x5t_s256().copied();
+
+        // Scheme versus binding, then the proof's stateless checks.
+        let checked: Option<CheckedProof> = match scheme {
+            Scheme::Bearer => {
+                if jkt.is_some() {
+                    return Err(reject(RsError::DpopTokenAsBearer));
+                }
+                if !req.dpop.is_empty() {
+                    return Err(reject(RsError::ProofWithBearer));
+                }
+                None
+            }
+            Scheme::Dpop => {
+                let Some(jkt) = jkt else {
+                    return Err(reject(RsError::UnboundTokenAsDpop));
+                };
+                Some(
+                    self.check_proof(req, creds.token, jkt, now)
+                        .map_err(|e| reject(RsError::Dpop(e)))?,
+                )
+            }
+        };
+
+        // Certificate binding.
+        if x5t.is_some() {
+            let result = match req.client_cert {
+                Some(ClientCert::Der(der)) => {
+                    keybound_mtls::check_certificate_binding(cnf, Some(der)).map(|_| ())
+                }
+                Some(ClientCert::Thumbprint(tp)) => {
+                    keybound_mtls::check_thumbprint_binding(cnf, Some(&tp))
+                }
+                None => keybound_mtls::check_thumbprint_binding(cnf, None),
+            };
+            result.map_err(|e| reject(RsError::Certificate(e)))?;
+        }
+
+        if jkt.is_none() && x5t.is_none() && !self.config.allow_bearer {
+            return Err(reject(RsError::BearerNotAllowed));
+        }
+
+        // Replay, last: only a request that passed everything else uses up its jti.
+        let proof = match checked {
+            Some(c) => Some(
+                c.commit(&*self.config.replay)
+                    .map_err(|e| reject(RsError::Dpop(e)))?,
+            ),
+            None => None,
+        };
+
+        let binding = match (&proof, x5t) {
+            (Some(p), Some(x5t)) => Binding::Both { jkt: p.jkt, x5t },
+            (Some(p), None) => Binding::Dpop { jkt: p.jkt },
+            (None, Some(x5t)) => Binding::Mtls { x5t },
+            (None, None) => Binding::Bearer,
+        };
+        Ok(Accepted {
+            binding,
+            scheme,
+            proof,
+        })
+    }
+
+    /// [`ResourceServer::verify`] at the system clock's current time.
+    #[cfg(feature = "std")]
+    pub fn verify_now(
+        &self,
+        req: &RsRequest<'_>,
+        cnf: &Confirmation,
+    ) -> Result<Accepted, Rejection> {
+        self.verify(req, cnf, crate::unix_now())
+    }
+
+    fn check_proof(
+        &self,
+        req: &RsRequest<'_>,
+        token: &str,
+        jkt: JwkThumbprint,
+        now: u64,
+    ) -> Result<CheckedProof, DpopError> {
+        let proof = keybound_dpop::single_header_value(req.dpop)?;
+        let request = keybound_dpop::Request::new(req.method, req.uri)
+            .with_aliases(self.config.htu_aliases)
+            .with_access_token(token)
+            .with_jkt(jkt);
+        keybound_dpop::check_proof(proof, &request, &self.policy(), &*self.config.verifier, now)
+    }
+
+    /// Builds the rejection: challenges for the scheme used (both when none), plus a nonce
+    /// when the proof lacked a valid one.
+    fn reject(&self, error: RsError, scheme: Option<Scheme>, now: u64) -> Rejection {
+        let mut challenges = Vec::with_capacity(2);
+        let code = error.error_code();
+        let dpop_nonce = match &error {
+            RsError::Dpop(e) if e.needs_nonce() => self.issue_nonce(now),
+            _ => None,
+        };
+        let desc = Description(&error).to_string();
+        let dpop_at_fault = matches!(
+            error,
+            RsError::DpopTokenAsBearer | RsError::UnboundTokenAsDpop | RsError::Dpop(_)
+        );
+        let (bearer, dpop) = match (code, scheme) {
+            // No usable token: offer every scheme this server takes.
+            (None, _) | (_, None) => (true, true),
+            _ if dpop_at_fault => (false, true),
+            (_, Some(Scheme::Bearer)) if matches!(error, RsError::BearerNotAllowed) => (true, true),
+            (_, Some(Scheme::Bearer)) => (true, false),
+            (_, Some(Scheme::Dpop)) => (false, true),
+        };
+        if bearer {
+            challenges.push(bearer_challenge(code, &desc));
+        }
+        if dpop && self.config.accept_dpop {
+            let mut s = String::new();
+            // Writing into a String cannot fail.
+            let _ = keybound_dpop::write_www_authenticate(&mut s, code, Some(&desc), self.algs);
+            challenges.push(s);
+        }
+        Rejection {
+            error,
+            challenges,
+            dpop_nonce,
+        }
+    }
+}
+
+/// The scheme of a malformed `Authorization` header, if it names one we know.
+fn authorization_scheme(values: &[&[u8]]) -> Option<Scheme> {
+    let [one] = values else { return None };
+    let s = core::str::from_utf8(one).ok()?;
+    let s = s.trim_start_matches([' ', '\t']);
+    Scheme::from_name(s.split([' ', '\t']).next().unwrap_or_default())
+}
+
+/// `Bearer error="…", error_description="…"` (RFC 6750 §3); bare `Bearer` with no error.
+fn bearer_challenge(code: Option<&str>, desc: &str) -> String {
+    let mut s = String::from("Bearer");
+    if let Some(code) = code {
+        // Writing into a String cannot fail.
+        let _ = write!(s, " error=\"{code}\", error_description=\"{desc}\"");
+    }
+    s
+}
+
+/// The error text made safe for a quoted-string (no `"`, `\` or non-ASCII).
+struct Description<'e>(&'e RsError);
+
+impl fmt::Display for Description<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Clean<'f, 'g>(&'f mut fmt::Formatter<'g>);
+        impl fmt::Write for Clean<'_, '_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                for c in s.chars() {
+                    let ok = c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
+                    self.0.write_char(if ok { c } else { '\'' })?;
+                }
+                Ok(())
+            }
+        }
+        write!(Clean(f), "{}", self.0)
+    }
+}
