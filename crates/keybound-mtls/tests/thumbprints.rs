@@ -237,3 +237,28 @@ fn decoders_need_a_buffer_as_long_as_the_value_at_most() {
     let mut buf = vec![0u8; x.len()];
     assert!(decode_xfcc_cert(x.as_bytes(), &mut buf).is_ok());
 }
+
+#[test]
+fn headers_captured_from_a_real_nginx_decode_to_the_openssl_thumbprint() {
+    let expected = std::fs::read_to_string(data("nginx/x5t.txt")).unwrap();
+    for (capture, name) in [
+        ("nginx/captured-ca-client.txt", "client"),
+        ("nginx/captured-self-signed.txt", "self"),
+    ] {
+        let value = std::fs::read(data(capture)).unwrap();
+        let want = expected
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap();
+        assert_eq!(CertFormat::detect(&value), CertFormat::NginxEscaped);
+        let mut buf = vec![0u8; value.len()];
+        let der = decode_nginx_escaped(&value, &mut buf).unwrap();
+        assert_eq!(der.thumbprint().to_string(), want, "{capture}");
+        let pem = std::fs::read(data(&format!("nginx/{name}.pem"))).unwrap();
+        let mut pem_buf = vec![0u8; pem.len()];
+        assert_eq!(
+            decode_pem_into(&pem, &mut pem_buf).unwrap().as_bytes(),
+            der.as_bytes()
+        );
+    }
+}
