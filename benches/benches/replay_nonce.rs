@@ -10,7 +10,13 @@
 //! - `nonce/*`: `HmacNonceSource` issue and check medians, `FixedNonce` check.
 //!
 //! Bytes per entry at 1 M entries are printed before the benchmarks run.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "benchmark harness, fixed inputs"
+)]
 
 use core::hint::black_box;
 use core::time::Duration;
