@@ -491,6 +491,32 @@ impl<'a> RsConfig<'a> {
         }
     }
 
+    /// From a resolved profile: its algorithms, `iat` window and RSA minimum; DPoP accepted
+    /// when enabled; unbound tokens refused. `nonce` is required when the configuration
+    /// requires nonces (and used only then).
+    #[cfg(feature = "profile")]
+    pub fn from_resolved(
+        resolved: &keybound_profile::ResolvedConfig,
+        replay: impl ReplayStore + Send + Sync + 'a,
+        nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
+    ) -> Result<Self, keybound_profile::PolicyError> {
+        let dpop = resolved.is_enabled(keybound_profile::Feature::Dpop);
+        if dpop && resolved.nonce_required() && nonce.is_none() {
+            return Err(keybound_profile::PolicyError::NonceSourceRequired {
+                profile: resolved.profile().name(),
+            });
+        }
+        let mut config = RsConfig::new(replay)
+            .with_policy(crate::profile_policy(resolved))
+            .accept_dpop(dpop);
+        config.nonce = if dpop && resolved.nonce_required() {
+            nonce
+        } else {
+            None
+        };
+        Ok(config)
+    }
+
     /// With this DPoP policy (algorithms, `iat` window, RSA minimum; a nonce source set in
     /// it is used unless [`RsConfig::with_nonce`] sets one).
     pub fn with_policy(mut self, policy: Policy<'static>) -> Self {

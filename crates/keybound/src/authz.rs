@@ -1,0 +1,714 @@
+//! Authorization-server helpers: `dpop_jkt` at PAR / authorization (RFC 9449 §10), the token
+//! endpoint's proof check in two phases, the issued token's `cnf` and `token_type`
+//! (RFC 9449 §5–6, RFC 8705 §3), and the refresh-token binding rule (RFC 9449 §5).
+//!
+//! Token endpoint flow:
+//!
+//! 1. [`AuthorizationServer::check_token_request`]: stateless checks of the `DPoP` proof and
+//!    of the grant's binding (the code's `dpop_jkt`, a public client's refresh-token key);
+//! 2. the host authenticates the client (its own code);
+//! 3. [`PendingToken::commit`]: the proof's `jti` goes into the replay store, and the answer
+//!    is the [`TokenBinding`]: `cnf` for the access token, `token_type`, and the binding to
+//!    record with the refresh token.
+//!
+//! Errors are answered with HTTP 400 and a JSON body ([`AsRejection::body_json`]):
+//! `invalid_dpop_proof`, `use_dpop_nonce` (with a `DPoP-Nonce` header), `invalid_request`
+//! or `invalid_grant`.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString as _};
+use core::fmt;
+
+use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint, ThumbprintError};
+use keybound_dpop::nonce::NonceSource;
+use keybound_dpop::replay::ReplayStore;
+use keybound_dpop::{
+    AlgSet, CheckedProof, DefaultVerifier, DpopError, Policy, SignatureVerifier, Verified,
+};
+use keybound_mtls::CertBindingError;
+
+use crate::rs::ClientCert;
+
+/// Whether a client authenticates at the token endpoint (RFC 6749 §2.1).
+#[cfg(feature = "profile")]
+pub use keybound_profile::ClientKind;
+
+/// Whether a client authenticates at the token endpoint (RFC 6749 §2.1).
+#[cfg(not(feature = "profile"))]
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientKind {
+    /// No client authentication (`token_endpoint_auth_method` `none`).
+    Public,
+    /// Authenticates at the token endpoint.
+    Confidential,
+}
+
+/// The access token type to answer in the token response (RFC 9449 §5, RFC 6750 §4).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenType {
+    /// `DPoP`: the access token is bound to the proof key.
+    Dpop,
+    /// `Bearer`: unbound, or bound to the client certificate only (RFC 8705).
+    Bearer,
+}
+
+impl TokenType {
+    /// `DPoP` or `Bearer`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Dpop => "DPoP",
+            TokenType::Bearer => "Bearer",
+        }
+    }
+}
+
+impl fmt::Display for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reads an authorization request's `dpop_jkt` parameter (RFC 9449 §10): a base64url
+/// SHA-256 JWK thumbprint.
+pub fn parse_dpop_jkt(value: &str) -> Result<JwkThumbprint, AsRejection> {
+    JwkThumbprint::from_b64(value).map_err(|e| AsRejection::new(AsError::InvalidDpopJkt(e), None))
+}
+
+/// The grant of a token request, with the binding recorded when it was issued.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// `authorization_code`; `dpop_jkt` is the key recorded at PAR / authorization
+    /// (RFC 9449 §10): the proof must be made with it.
+    AuthorizationCode {
+        /// The key the code is bound to.
+        dpop_jkt: Option<JwkThumbprint>,
+    },
+    /// `refresh_token`; `binding` is what [`TokenBinding::refresh_token_cnf`] said when the
+    /// refresh token was issued.
+    RefreshToken {
+        /// The refresh token's binding.
+        binding: Confirmation,
+    },
+    /// Any other grant (`client_credentials`, token exchange, …): no earlier binding.
+    Other,
+}
+
+/// A request to the token endpoint, as the host sees it.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug)]
+pub struct TokenRequest<'r> {
+    /// The method, normally `POST`.
+    pub method: &'r str,
+    /// The token endpoint URI as the client addressed it (`htu`).
+    pub uri: &'r str,
+    /// Every `DPoP` header value.
+    pub dpop: &'r [&'r [u8]],
+    /// The client certificate of the TLS connection (or from a trusted proxy).
+    pub client_cert: Option<ClientCert<'r>>,
+    /// Public or confidential client.
+    pub client: ClientKind,
+    /// The grant and its recorded binding.
+    pub grant: Grant,
+}
+
+impl<'r> TokenRequest<'r> {
+    /// A `POST` to `uri` by a `client` for `grant`, without proof or certificate.
+    pub const fn new(uri: &'r str, client: ClientKind, grant: Grant) -> Self {
+        TokenRequest {
+            method: "POST",
+            uri,
+            dpop: &[],
+            client_cert: None,
+            client,
+            grant,
+        }
+    }
+
+    /// With these `DPoP` header values.
+    #[must_use]
+    pub const fn with_dpop(mut self, values: &'r [&'r [u8]]) -> Self {
+        self.dpop = values;
+        self
+    }
+
+    /// With a client certificate.
+    #[must_use]
+    pub const fn with_client_cert(mut self, cert: ClientCert<'r>) -> Self {
+        self.client_cert = Some(cert);
+        self
+    }
+
+    /// With another method than `POST`.
+    #[must_use]
+    pub const fn with_method(mut self, method: &'r str) -> Self {
+        self.method = method;
+        self
+    }
+}
+
+/// Why the authorization server refuses a request.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub enum AsError {
+    /// The DPoP proof failed (RFC 9449 §4.3), including a key other than the code's
+    /// `dpop_jkt` or a public client's refresh-token key (`key_binding`).
+    Dpop(DpopError),
+    /// `dpop_jkt` is not a SHA-256 JWK thumbprint (RFC 9449 §10): `invalid_request`.
+    InvalidDpopJkt(ThumbprintError),
+    /// The policy requires sender-constrained tokens and the request has neither a DPoP proof
+    /// nor a client certificate (FAPI 2.0 §5.3.2.1 items 4–5): `invalid_request`.
+    ProofOfPossessionRequired,
+    /// A `DPoP` proof was sent to a server that does not issue DPoP-bound tokens:
+    /// `invalid_request`.
+    DpopNotSupported,
+    /// The refresh token is bound to a client certificate and this one differs or is
+    /// missing (RFC 8705 §4): `invalid_grant`.
+    Certificate(CertBindingError),
+}
+
+impl AsError {
+    /// The OAuth error code (RFC 6749 §5.2, RFC 9449 §7.1).
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            AsError::Dpop(e) => e.wire_error(),
+            AsError::Certificate(CertBindingError::Binding(_)) => "invalid_grant",
+            _ => "invalid_request",
+        }
+    }
+
+    /// The short name of the fault: the [`keybound_dpop::Reason`] string when the proof is at
+    /// fault, else `dpop_jkt`, `pop_required`, `dpop_not_supported`, `certificate_missing`,
+    /// `certificate_mismatch`, `certificate_malformed` or `certificate_binding`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AsError::Dpop(e) => e.reason().as_str(),
+            AsError::InvalidDpopJkt(_) => "dpop_jkt",
+            AsError::ProofOfPossessionRequired => "pop_required",
+            AsError::DpopNotSupported => "dpop_not_supported",
+            AsError::Certificate(CertBindingError::Binding(BindingError::NoCertificate)) => {
+                "certificate_missing"
+            }
+            AsError::Certificate(CertBindingError::Binding(BindingError::Mismatch)) => {
+                "certificate_mismatch"
+            }
+            AsError::Certificate(CertBindingError::MalformedCertificate(_)) => {
+                "certificate_malformed"
+            }
+            AsError::Certificate(_) => "certificate_binding",
+        }
+    }
+}
+
+impl fmt::Display for AsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsError::Dpop(e) => fmt::Display::fmt(e, f),
+            AsError::InvalidDpopJkt(e) => write!(f, "dpop_jkt is invalid: {e}"),
+            AsError::ProofOfPossessionRequired => f.write_str(
+                "sender-constrained tokens required: send a DPoP proof or use a client certificate",
+            ),
+            AsError::DpopNotSupported => f.write_str("DPoP is not supported by this server"),
+            AsError::Certificate(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl core::error::Error for AsError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            AsError::Dpop(e) => Some(e),
+            AsError::InvalidDpopJkt(e) => Some(e),
+            AsError::Certificate(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A refused PAR or token request: HTTP 400, the JSON error body and maybe a `DPoP-Nonce`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AsRejection {
+    error: AsError,
+    dpop_nonce: Option<String>,
+}
+
+impl AsRejection {
+    fn new(error: AsError, dpop_nonce: Option<String>) -> Self {
+        AsRejection { error, dpop_nonce }
+    }
+
+    /// The HTTP status: 400 (RFC 6749 §5.2, RFC 9449 §7.1 n/a at the AS).
+    pub fn status(&self) -> u16 {
+        400
+    }
+
+    /// The OAuth error code (see [`AsError::error_code`]).
+    pub fn error(&self) -> &'static str {
+        self.error.error_code()
+    }
+
+    /// The short name of the fault (see [`AsError::reason`]).
+    pub fn reason(&self) -> &'static str {
+        self.error.reason()
+    }
+
+    /// A human-readable description.
+    pub fn description(&self) -> String {
+        self.error.to_string()
+    }
+
+    /// The typed cause.
+    pub fn kind(&self) -> &AsError {
+        &self.error
+    }
+
+    /// The `DPoP-Nonce` value to send with `use_dpop_nonce` (RFC 9449 §8).
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
+    }
+
+    /// Whether the server, not the client, is at fault (replay store full or unavailable).
+    pub fn is_server_fault(&self) -> bool {
+        matches!(&self.error, AsError::Dpop(e) if e.is_server_fault())
+    }
+
+    /// The response body `{"error":"…","error_description":"…"}` (RFC 6749 §5.2); send it
+    /// with `Content-Type: application/json` and `Cache-Control: no-store`.
+    pub fn body_json(&self) -> String {
+        let mut s = String::new();
+        // Writing into a String cannot fail.
+        let _ = match &self.error {
+            AsError::Dpop(e) => keybound_dpop::write_error_body(&mut s, e),
+            e => write_body(&mut s, e),
+        };
+        s
+    }
+}
+
+fn write_body(out: &mut String, e: &AsError) -> fmt::Result {
+    out.push_str("{\"error\":");
+    keybound_json::write_str(out, e.error_code())?;
+    out.push_str(",\"error_description\":");
+    keybound_json::write_str(out, &e.to_string())?;
+    out.push('}');
+    Ok(())
+}
+
+impl fmt::Display for AsRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "400 {} ({}): {}",
+            self.error(),
+            self.reason(),
+            self.error
+        )
+    }
+}
+
+impl core::error::Error for AsRejection {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// What the token endpoint issues: the access token's `cnf`, its `token_type`, and the binding
+/// to record with a refresh token issued alongside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenBinding {
+    cnf: Confirmation,
+    token_type: TokenType,
+    refresh_token_cnf: Confirmation,
+    proof: Option<Verified>,
+}
+
+impl TokenBinding {
+    /// The access token's `cnf` claim (`jkt` and/or `x5t#S256`; empty when unbound).
+    pub fn cnf(&self) -> &Confirmation {
+        &self.cnf
+    }
+
+    /// `token_type` for the token response: `DPoP` when a proof was presented.
+    pub fn token_type(&self) -> TokenType {
+        self.token_type
+    }
+
+    /// The binding to store with the refresh token and pass back as
+    /// [`Grant::RefreshToken`]: the key of this request for public clients (RFC 9449 §5),
+    /// empty for confidential clients unless configured otherwise.
+    pub fn refresh_token_cnf(&self) -> &Confirmation {
+        &self.refresh_token_cnf
+    }
+
+    /// The validated proof, when one was presented.
+    pub fn proof(&self) -> Option<&Verified> {
+        self.proof.as_ref()
+    }
+}
+
+/// A token request that passed the stateless checks; authenticate the client, then
+/// [`PendingToken::commit`].
+#[derive(Clone, Debug)]
+#[must_use = "the proof's jti must be committed to the replay store"]
+pub struct PendingToken {
+    proof: Option<CheckedProof>,
+    x5t: Option<CertThumbprint>,
+    bind_refresh: bool,
+}
+
+impl PendingToken {
+    /// The proof key's thumbprint, when a proof was presented.
+    pub fn jkt(&self) -> Option<&JwkThumbprint> {
+        self.proof.as_ref().map(CheckedProof::jkt)
+    }
+
+    /// The client certificate's thumbprint, when one binds the token.
+    pub fn x5t_s256(&self) -> Option<&CertThumbprint> {
+        self.x5t.as_ref()
+    }
+
+    /// Records the proof's `jti` (RFC 9449 §11.1) and returns what to issue.
+    pub fn commit(self, server: &AuthorizationServer<'_>) -> Result<TokenBinding, AsRejection> {
+        let proof = match self.proof {
+            Some(p) => Some(
+                p.commit(&*server.config.replay)
+                    .map_err(|e| AsRejection::new(AsError::Dpop(e), None))?,
+            ),
+            None => None,
+        };
+        let mut cnf = Confirmation::new();
+        if let Some(p) = &proof {
+            cnf = cnf.with_jkt(p.jkt);
+        }
+        if let Some(x5t) = self.x5t {
+            cnf = cnf.with_x5t_s256(x5t);
+        }
+        let token_type = if proof.is_some() {
+            TokenType::Dpop
+        } else {
+            TokenType::Bearer
+        };
+        let refresh_token_cnf = if self.bind_refresh {
+            cnf
+        } else {
+            Confirmation::new()
+        };
+        Ok(TokenBinding {
+            cnf,
+            token_type,
+            refresh_token_cnf,
+            proof,
+        })
+    }
+}
+
+type BoxedReplay<'a> = Box<dyn ReplayStore + Send + Sync + 'a>;
+type BoxedNonce<'a> = Box<dyn NonceSource + Send + Sync + 'a>;
+type BoxedVerifier<'a> = Box<dyn SignatureVerifier + Send + Sync + 'a>;
+
+/// Authorization-server settings.
+#[must_use]
+pub struct AsConfig<'a> {
+    policy: Policy<'static>,
+    replay: BoxedReplay<'a>,
+    nonce: Option<BoxedNonce<'a>>,
+    verifier: BoxedVerifier<'a>,
+    accept_dpop: bool,
+    mtls: bool,
+    require_pop: bool,
+    bind_confidential_refresh: bool,
+    htu_aliases: &'a [&'a str],
+}
+
+impl fmt::Debug for AsConfig<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsConfig")
+            .field("policy", &self.policy)
+            .field("nonce_required", &self.nonce.is_some())
+            .field("accept_dpop", &self.accept_dpop)
+            .field("mtls", &self.mtls)
+            .field("require_pop", &self.require_pop)
+            .field("bind_confidential_refresh", &self.bind_confidential_refresh)
+            .field("htu_aliases", &self.htu_aliases)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> AsConfig<'a> {
+    /// RFC 9449 defaults: every algorithm, no nonce, DPoP and certificate-bound tokens both
+    /// issued, unbound tokens allowed when the client proves nothing, confidential clients'
+    /// refresh tokens not bound to a key.
+    pub fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
+        AsConfig {
+            policy: Policy::new(),
+            replay: Box::new(replay),
+            nonce: None,
+            verifier: Box::new(DefaultVerifier::default()),
+            accept_dpop: true,
+            mtls: true,
+            require_pop: false,
+            bind_confidential_refresh: false,
+            htu_aliases: &[],
+        }
+    }
+
+    /// From a resolved profile (FAPI 2.0 or RFC): its algorithms, `iat` window, RSA minimum,
+    /// enabled mechanisms, refresh-token rule, and a refusal of token requests without proof
+    /// of possession when a `RequiredAnyOf` group names DPoP or mTLS. `nonce` is required when
+    /// the configuration requires nonces.
+    #[cfg(feature = "profile")]
+    pub fn from_resolved(
+        resolved: &keybound_profile::ResolvedConfig,
+        replay: impl ReplayStore + Send + Sync + 'a,
+        nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
+    ) -> Result<Self, keybound_profile::PolicyError> {
+        use keybound_profile::{Feature, RefreshTokenBinding};
+        let dpop = resolved.is_enabled(Feature::Dpop);
+        if dpop && resolved.nonce_required() && nonce.is_none() {
+            return Err(keybound_profile::PolicyError::NonceSourceRequired {
+                profile: resolved.profile().name(),
+            });
+        }
+        let require_pop = resolved.profile().any_of().iter().any(|g| {
+            let set = g.set();
+            set.contains(Feature::Dpop) || set.contains(Feature::Mtls)
+        });
+        let bind_confidential =
+            resolved.refresh_token_binding(ClientKind::Confidential) == RefreshTokenBinding::Key;
+        let mut config = AsConfig::new(replay)
+            .with_policy(crate::profile_policy(resolved))
+            .accept_dpop(dpop)
+            .mtls_bound_tokens(resolved.is_enabled(Feature::Mtls))
+            .require_proof_of_possession(require_pop)
+            .bind_confidential_refresh_tokens(bind_confidential);
+        config.nonce = if dpop && resolved.nonce_required() {
+            nonce
+        } else {
+            None
+        };
+        Ok(config)
+    }
+
+    /// With this DPoP policy (algorithms, `iat` window, RSA minimum).
+    pub fn with_policy(mut self, policy: Policy<'static>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Requiring proofs to carry a nonce from `source` (RFC 9449 §8).
+    pub fn with_nonce(mut self, source: impl NonceSource + Send + Sync + 'a) -> Self {
+        self.nonce = Some(Box::new(source));
+        self
+    }
+
+    /// Verifying proof signatures with `verifier` (default: [`DefaultVerifier`]).
+    pub fn with_verifier(mut self, verifier: impl SignatureVerifier + Send + Sync + 'a) -> Self {
+        self.verifier = Box::new(verifier);
+        self
+    }
+
+    /// Whether DPoP proofs are accepted (default: yes).
+    pub fn accept_dpop(mut self, accept: bool) -> Self {
+        self.accept_dpop = accept;
+        self
+    }
+
+    /// Whether access tokens are bound to the client certificate when one is presented
+    /// (`tls_client_certificate_bound_access_tokens`, RFC 8705 §3; default: yes).
+    pub fn mtls_bound_tokens(mut self, bind: bool) -> Self {
+        self.mtls = bind;
+        self
+    }
+
+    /// Whether a token request without a proof and without a client certificate is refused
+    /// (FAPI 2.0; default: no).
+    pub fn require_proof_of_possession(mut self, require: bool) -> Self {
+        self.require_pop = require;
+        self
+    }
+
+    /// Whether confidential clients' refresh tokens are bound to their key too (default: no,
+    /// RFC 9449 §5).
+    pub fn bind_confidential_refresh_tokens(mut self, bind: bool) -> Self {
+        self.bind_confidential_refresh = bind;
+        self
+    }
+
+    /// Other URIs the proof's `htu` may name (e.g. `mtls_endpoint_aliases`).
+    pub fn with_htu_aliases(mut self, aliases: &'a [&'a str]) -> Self {
+        self.htu_aliases = aliases;
+        self
+    }
+}
+
+/// PAR, authorization and token endpoint checks (RFC 9449 §5, §10; RFC 8705 §3).
+pub struct AuthorizationServer<'a> {
+    config: AsConfig<'a>,
+    algs: AlgSet,
+}
+
+impl fmt::Debug for AuthorizationServer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationServer")
+            .field("config", &self.config)
+            .field("algs", &self.algs)
+            .finish()
+    }
+}
+
+impl<'a> AuthorizationServer<'a> {
+    /// An authorization server with `config`.
+    pub fn new(config: AsConfig<'a>) -> Self {
+        let algs =
+            keybound_dpop::signing_alg_values_supported(config.policy.algs, &*config.verifier);
+        AuthorizationServer { config, algs }
+    }
+
+    /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1): the policy's algorithms the
+    /// verifier supports.
+    pub fn algs(&self) -> AlgSet {
+        self.algs
+    }
+
+    /// The effective DPoP policy, with the configured nonce source.
+    pub fn policy(&self) -> Policy<'_> {
+        match &self.config.nonce {
+            Some(n) => self.config.policy.with_nonce(&**n),
+            None => self.config.policy,
+        }
+    }
+
+    /// A fresh nonce for a `DPoP-Nonce` response header (RFC 9449 §8), when nonces are required.
+    pub fn issue_nonce(&self, now: u64) -> Option<String> {
+        self.policy().nonce.map(|n| n.issue(now))
+    }
+
+    /// At the PAR endpoint (RFC 9449 §10.1): the key to bind the authorization code to, from
+    /// the `dpop_jkt` parameter, the request's own DPoP proof, or both (which must match).
+    /// The proof is fully validated, replay included. `Ok(None)`: no binding requested.
+    pub fn par_binding(
+        &self,
+        method: &str,
+        uri: &str,
+        dpop: &[&[u8]],
+        dpop_jkt: Option<&str>,
+        now: u64,
+    ) -> Result<Option<JwkThumbprint>, AsRejection> {
+        let explicit = dpop_jkt.map(parse_dpop_jkt).transpose()?;
+        if dpop.is_empty() {
+            return Ok(explicit);
+        }
+        if !self.config.accept_dpop {
+            return Err(AsRejection::new(AsError::DpopNotSupported, None));
+        }
+        let checked = self.check_proof(method, uri, dpop, explicit, now)?;
+        let verified = checked
+            .commit(&*self.config.replay)
+            .map_err(|e| self.dpop_rejection(e, now))?;
+        Ok(Some(verified.jkt))
+    }
+
+    /// At the authorization endpoint without PAR (RFC 9449 §10): the code's key from the
+    /// `dpop_jkt` parameter, if any.
+    pub fn authorize_binding(
+        &self,
+        dpop_jkt: Option<&str>,
+    ) -> Result<Option<JwkThumbprint>, AsRejection> {
+        dpop_jkt.map(parse_dpop_jkt).transpose()
+    }
+
+    /// Token endpoint, phase one (stateless): the proof (RFC 9449 §4.3 steps 1–10) against the
+    /// grant's binding, the refresh-token rule (RFC 9449 §5), the client certificate (RFC 8705
+    /// §3, §4) and the proof-of-possession requirement.
+    pub fn check_token_request(
+        &self,
+        req: &TokenRequest<'_>,
+        now: u64,
+    ) -> Result<PendingToken, AsRejection> {
+        let key_bound_refresh =
+            req.client == ClientKind::Public || self.config.bind_confidential_refresh;
+        let (expected_jkt, expected_x5t) = match req.grant {
+            Grant::AuthorizationCode { dpop_jkt } => (dpop_jkt, None),
+            Grant::RefreshToken { binding } if key_bound_refresh => {
+                (binding.jkt().copied(), binding.x5t_s256().copied())
+            }
+            Grant::RefreshToken { .. } | Grant::Other => (None, None),
+        };
+
+        let proof = if req.dpop.is_empty() {
+            if expected_jkt.is_some() {
+                // A key-bound code or refresh token needs a proof with that key.
+                return Err(self.dpop_rejection(DpopError::MissingProof, now));
+            }
+            None
+        } else if self.config.accept_dpop {
+            Some(self.check_proof(req.method, req.uri, req.dpop, expected_jkt, now)?)
+        } else {
+            return Err(AsRejection::new(AsError::DpopNotSupported, None));
+        };
+
+        let presented = match req.client_cert {
+            Some(ClientCert::Der(der)) => Some(
+                keybound_mtls::x5t_s256_checked(der)
+                    .map_err(|e| AsRejection::new(AsError::Certificate(e.into()), None))?,
+            ),
+            Some(ClientCert::Thumbprint(tp)) => Some(tp),
+            None => None,
+        };
+        if let Some(bound) = expected_x5t {
+            Confirmation::from_x5t_s256(bound)
+                .check_x5t_s256(presented.as_ref())
+                .map_err(|e| AsRejection::new(AsError::Certificate(e.into()), None))?;
+        }
+        let x5t = presented.filter(|_| self.config.mtls);
+
+        if self.config.require_pop && proof.is_none() && x5t.is_none() {
+            return Err(AsRejection::new(AsError::ProofOfPossessionRequired, None));
+        }
+        Ok(PendingToken {
+            proof,
+            x5t,
+            bind_refresh: key_bound_refresh,
+        })
+    }
+
+    /// Both token endpoint phases at once, for hosts that authenticate the client before.
+    pub fn token_binding(
+        &self,
+        req: &TokenRequest<'_>,
+        now: u64,
+    ) -> Result<TokenBinding, AsRejection> {
+        self.check_token_request(req, now)?.commit(self)
+    }
+
+    fn check_proof(
+        &self,
+        method: &str,
+        uri: &str,
+        dpop: &[&[u8]],
+        jkt: Option<JwkThumbprint>,
+        now: u64,
+    ) -> Result<CheckedProof, AsRejection> {
+        let run = || {
+            let proof = keybound_dpop::single_header_value(dpop)?;
+            let mut request =
+                keybound_dpop::Request::new(method, uri).with_aliases(self.config.htu_aliases);
+            if let Some(jkt) = jkt {
+                request = request.with_jkt(jkt);
+            }
+            keybound_dpop::check_proof(proof, &request, &self.policy(), &*self.config.verifier, now)
+        };
+        run().map_err(|e| self.dpop_rejection(e, now))
+    }
+
+    fn dpop_rejection(&self, e: DpopError, now: u64) -> AsRejection {
+        let nonce = if e.needs_nonce() {
+            self.issue_nonce(now)
+        } else {
+            None
+        };
+        AsRejection::new(AsError::Dpop(e), nonce)
+    }
+}
