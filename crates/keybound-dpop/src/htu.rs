@@ -156,7 +156,7 @@ pub fn normalize_htu(uri: &str) -> Result<alloc::string::String, HtuError> {
     Ok(out)
 }
 
-/// Normalizes like [`normalize_htu`] into `buf`, without allocating (RFC 3986 §6.2.2, §6.2.3).
+/// Normalizes like `normalize_htu` (feature `alloc`) into `buf`, without allocating (RFC 3986 §6.2.2, §6.2.3).
 ///
 /// A buffer of `uri.len() + 1` bytes always suffices; a smaller one may fail with
 /// [`HtuError::BufferTooSmall`].

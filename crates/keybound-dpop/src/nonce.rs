@@ -58,7 +58,7 @@ impl fmt::Display for NonceError {
 
 impl core::error::Error for NonceError {}
 
-/// Longest nonce the default [`NonceSource::issue`] can return, in bytes.
+/// Longest nonce the default `NonceSource::issue` (feature `alloc`) can return, in bytes.
 pub const MAX_NONCE_LEN: usize = 256;
 
 /// Issues and checks server nonces (RFC 9449 §8 for authorization servers, §9 for resource

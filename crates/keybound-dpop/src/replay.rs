@@ -10,7 +10,7 @@
 //! So every implementation must fail closed: when it cannot decide (full, poisoned lock,
 //! unreachable backend), it answers with an error, never with `Ok`.
 //!
-//! [`MemoryReplayStore`] (feature `std`) is a bounded, sharded, in-process store that never
+//! `MemoryReplayStore` (feature `std`) is a bounded, sharded, in-process store that never
 //! evicts an unexpired entry: when full it rejects new proofs with [`ReplayError::Full`].
 
 use core::fmt;
