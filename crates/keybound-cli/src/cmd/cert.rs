@@ -1,0 +1,73 @@
+//! `keybound cert thumbprint`: RFC 8705 §3.1 `x5t#S256` of a certificate in any encoding a
+//! TLS stack or a reverse proxy hands over.
+
+use keybound::mtls::CertFormat;
+use keybound::mtls::header::decode_cert_to_vec;
+
+use crate::error::CliError;
+use crate::input::{read_bytes, source_name};
+
+/// The `--format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FormatArg {
+    /// Detect from the first bytes.
+    Auto,
+    /// One PEM CERTIFICATE block.
+    Pem,
+    /// Raw DER.
+    Der,
+    /// nginx `$ssl_client_escaped_cert` (URL-encoded PEM).
+    Nginx,
+    /// Envoy `x-forwarded-client-cert` (`Cert=` of the last element).
+    Xfcc,
+    /// RFC 9440 `Client-Cert` (`:base64-DER:`).
+    Rfc9440,
+}
+
+impl FormatArg {
+    fn resolve(self, bytes: &[u8]) -> CertFormat {
+        match self {
+            FormatArg::Auto => CertFormat::detect(bytes),
+            FormatArg::Pem => CertFormat::Pem,
+            FormatArg::Der => CertFormat::Der,
+            FormatArg::Nginx => CertFormat::NginxEscaped,
+            FormatArg::Xfcc => CertFormat::Xfcc,
+            FormatArg::Rfc9440 => CertFormat::Rfc9440,
+        }
+    }
+}
+
+/// Human name of a format for messages.
+fn describe(format: CertFormat) -> &'static str {
+    match format {
+        CertFormat::Der => "DER",
+        CertFormat::Pem => "PEM",
+        CertFormat::Rfc9440 => "RFC 9440 Client-Cert",
+        CertFormat::NginxEscaped => "nginx escaped PEM",
+        CertFormat::Xfcc => "x-forwarded-client-cert",
+        CertFormat::Base64 => "base64 DER",
+        _ => "the detected format",
+    }
+}
+
+/// `cert thumbprint [--format F] [FILE|-]`.
+pub(crate) fn thumbprint(file: Option<&str>, format: FormatArg) -> Result<String, CliError> {
+    let raw = read_bytes(file, "certificate")?;
+    let format = format.resolve(&raw);
+    // Header values and PEM read from a file end with a newline; DER is binary, keep it whole.
+    let value = if format == CertFormat::Der {
+        &raw[..]
+    } else {
+        raw.trim_ascii()
+    };
+    let der = decode_cert_to_vec(format, value).map_err(|e| {
+        CliError::usage(format!(
+            "{} is not a certificate in {} format: {e}",
+            source_name(file),
+            describe(format)
+        ))
+    })?;
+    let tp = keybound::mtls::x5t_s256_checked(&der)
+        .map_err(|e| CliError::usage(format!("{} is not a certificate: {e}", source_name(file))))?;
+    Ok(tp.to_string())
+}

@@ -1,0 +1,556 @@
+//! `keybound dpop sign | inspect | verify [--batch]` (RFC 9449).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io::{BufRead as _, Write as _};
+
+use keybound::dpop::htu::normalize_htu;
+use keybound::dpop::nonce::FixedNonce;
+use keybound::dpop::replay::{ReplayError, ReplayKey, ReplayStore};
+use keybound::dpop::{
+    DecodedProof, DefaultVerifier, DpopError, Policy, ProofParams, Request, SigningKey, Verified,
+    ath_string, check_proof,
+};
+use keybound::jwk::JwkThumbprint;
+
+use crate::error::{CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::input::{read_bytes, read_file, source_name, unix_now};
+use crate::json_out::{ObjectWriter, pretty_object};
+use crate::profile::Profile;
+
+// ---------------------------------------------------------------------------------------
+// sign
+
+/// Arguments of `dpop sign`.
+pub(crate) struct SignArgs<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) htm: &'a str,
+    pub(crate) htu: &'a str,
+    pub(crate) access_token: Option<&'a str>,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) iat: Option<u64>,
+}
+
+/// `dpop sign`: a proof signed with the private JWK in `--key`.
+pub(crate) fn sign(args: &SignArgs<'_>) -> Result<String, CliError> {
+    check_htm(args.htm)?;
+    check_htu_arg(args.htu)?;
+    if let Some(n) = args.nonce
+        && !keybound::dpop::nonce::is_valid_nonce(n)
+    {
+        return Err(CliError::usage(format!(
+            "--nonce \"{n}\" is not a valid DPoP nonce: it must be non-empty printable ASCII without '\"' or '\\'"
+        )));
+    }
+    let bytes = read_file(args.key, "key")?;
+    let key = SigningKey::from_jwk(bytes.trim_ascii()).map_err(|e| {
+        CliError::usage(format!(
+            "key file \"{}\" is not a usable private JWK: {e}",
+            args.key
+        ))
+    })?;
+    let mut params = ProofParams::new(args.htm, args.htu, args.iat.unwrap_or_else(unix_now));
+    if let Some(t) = args.access_token {
+        params = params.with_access_token(t);
+    }
+    if let Some(n) = args.nonce {
+        params = params.with_nonce(n);
+    }
+    key.sign_proof_os_rng(&params)
+        .map_err(|e| CliError::failure(format!("cannot sign the proof: {e}")))
+}
+
+fn check_htm(htm: &str) -> Result<(), CliError> {
+    let token = !htm.is_empty()
+        && htm
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if token {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "--htm \"{htm}\" is not an HTTP method (e.g. GET or POST)"
+        )))
+    }
+}
+
+fn check_htu_arg(htu: &str) -> Result<String, CliError> {
+    normalize_htu(htu).map_err(|e| {
+        CliError::usage(format!(
+            "--htu \"{htu}\" is not an absolute http(s) URI: {e}"
+        ))
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// inspect
+
+/// Reads a proof given as an argument (the compact text, or a file holding it) or on stdin.
+fn read_proof(arg: Option<&str>) -> Result<String, CliError> {
+    match arg {
+        Some(a) if a != "-" && std::path::Path::new(a).is_file() => {
+            let bytes = read_bytes(Some(a), "DPoP proof")?;
+            String::from_utf8(bytes)
+                .map(|s| s.trim().to_owned())
+                .map_err(|_| {
+                    CliError::usage(format!("file \"{a}\" is not a DPoP proof (not UTF-8 text)"))
+                })
+        }
+        Some(a) if a != "-" => {
+            let t = a.trim();
+            if t.is_empty() {
+                Err(CliError::usage(
+                    "the PROOF argument is empty: expected a DPoP proof",
+                ))
+            } else {
+                Ok(t.to_owned())
+            }
+        }
+        _ => {
+            let bytes = read_bytes(arg, "DPoP proof")?;
+            String::from_utf8(bytes)
+                .map(|s| s.trim().to_owned())
+                .map_err(|_| CliError::usage("standard input is not a DPoP proof (not UTF-8 text)"))
+        }
+    }
+}
+
+/// `dpop inspect`: header, claims and the key's thumbprint; no verification.
+pub(crate) fn inspect(arg: Option<&str>) -> Result<String, CliError> {
+    let proof = read_proof(arg)?;
+    let what = match arg {
+        Some(a) if a != "-" && std::path::Path::new(a).is_file() => source_name(Some(a)),
+        Some(a) if a != "-" => "the PROOF argument".to_owned(),
+        _ => source_name(None),
+    };
+    let bad = |e: DpopError| CliError::usage(format!("{what} is not a DPoP proof: {e}"));
+    let decoded = DecodedProof::decode(&proof).map_err(bad)?;
+    let header = decoded.header_object().map_err(bad)?;
+    let claims = decoded.payload_object().map_err(bad)?;
+    let jkt = match header.get("jwk").and_then(|v| v.as_object()) {
+        Some(obj) => match keybound::jwk::Jwk::from_object(obj) {
+            Ok(jwk) => {
+                let mut s = String::new();
+                crate::json_out::push_str(&mut s, &jwk.thumbprint().to_string());
+                s
+            }
+            Err(_) => "null".to_owned(),
+        },
+        None => "null".to_owned(),
+    };
+    let mut out = String::from("{\n  \"header\": ");
+    out.push_str(&indent_tail(&pretty_object(&header)));
+    out.push_str(",\n  \"claims\": ");
+    out.push_str(&indent_tail(&pretty_object(&claims)));
+    let _ = write!(out, ",\n  \"jkt\": {jkt}\n}}");
+    Ok(out)
+}
+
+/// Indents every line after the first by two spaces (nesting a pretty-printed object).
+fn indent_tail(s: &str) -> String {
+    s.replace('\n', "\n  ")
+}
+
+// ---------------------------------------------------------------------------------------
+// verify
+
+/// One verification request (a command line or a `--batch` line).
+pub(crate) struct Check<'a> {
+    pub(crate) proof: &'a str,
+    pub(crate) htm: &'a str,
+    pub(crate) htu: &'a str,
+    pub(crate) now: u64,
+    pub(crate) access_token: Option<&'a str>,
+    pub(crate) jkt: Option<JwkThumbprint>,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) profile: Profile,
+}
+
+/// Parses `--jkt`: a base64url thumbprint or an RFC 9278 thumbprint URI.
+pub(crate) fn parse_jkt(s: &str) -> Result<JwkThumbprint, String> {
+    if s.starts_with("urn:") {
+        return keybound::jwk::uri::parse(s)
+            .map_err(|e| format!("jkt \"{s}\" is not a SHA-256 JWK thumbprint URI: {e}"));
+    }
+    JwkThumbprint::from_b64(s).map_err(|e| {
+        format!("jkt \"{s}\" is not a JWK SHA-256 thumbprint (43 base64url characters): {e}")
+    })
+}
+
+/// Runs RFC 9449 §4.3 for one request; the replay step only when a store is given.
+fn run_check(c: &Check<'_>, store: Option<&dyn ReplayStore>) -> Result<Verified, DpopError> {
+    let base = c.profile.dpop_policy();
+    let fixed;
+    let policy: Policy<'_> = match c.nonce {
+        Some(n) => {
+            fixed = FixedNonce(n);
+            base.with_nonce(&fixed)
+        }
+        None => base,
+    };
+    let mut request = Request::new(c.htm, c.htu);
+    if let Some(t) = c.access_token {
+        request = request.with_access_token(t);
+    }
+    if let Some(j) = c.jkt {
+        request = request.with_jkt(j);
+    }
+    let checked = check_proof(
+        c.proof,
+        &request,
+        &policy,
+        &DefaultVerifier::default(),
+        c.now,
+    )?;
+    match store {
+        Some(s) => checked.commit(s),
+        None => Ok(checked.into_verified_without_replay_check()),
+    }
+}
+
+/// The one-line JSON answer of `dpop verify`.
+fn render(c: &Check<'_>, result: &Result<Verified, DpopError>) -> String {
+    match result {
+        Ok(v) => ObjectWriter::new()
+            .bool("valid", true)
+            .str("jkt", &v.jkt.to_string())
+            .str("jti", &v.jti)
+            .int("iat", v.iat)
+            .finish(),
+        Err(e) => ObjectWriter::new()
+            .bool("valid", false)
+            .str("error", e.wire_error())
+            .str("reason", e.reason().as_str())
+            .str("detail", &detail(c, e))
+            .finish(),
+    }
+}
+
+fn quoted(s: &str) -> String {
+    let mut out = String::new();
+    crate::json_out::push_str(&mut out, s);
+    out
+}
+
+fn normalized(s: &str) -> String {
+    match normalize_htu(s) {
+        Ok(n) => quoted(&n),
+        Err(e) => format!("(not normalizable: {e})"),
+    }
+}
+
+fn alg_names(policy: &Policy<'_>) -> String {
+    let mut s = String::new();
+    let _ = policy.algs.write_names(&mut s);
+    s
+}
+
+/// What a client developer needs to fix the proof: the member, expected vs received.
+fn detail(c: &Check<'_>, err: &DpopError) -> String {
+    let decoded = DecodedProof::decode(c.proof).ok();
+    let header = decoded.as_ref().and_then(|d| d.header_object().ok());
+    let claims = decoded.as_ref().and_then(|d| d.claims().ok());
+    let policy = c.profile.dpop_policy();
+    let profile = c.profile.name();
+    let header_str = |name: &str| {
+        header
+            .and_then(|h| h.get(name))
+            .and_then(|v| v.as_str())
+            .map(|s| quoted(&s.to_cow()))
+    };
+    match err {
+        DpopError::InvalidTyp => format!(
+            "typ header is {}, expected \"dpop+jwt\"",
+            header_str("typ").unwrap_or_else(|| "not a string".to_owned())
+        ),
+        DpopError::UnsupportedAlg => format!(
+            "alg header is {}, which is not an asymmetric JWS algorithm DPoP accepts (allowed by profile {profile}: {})",
+            header_str("alg").unwrap_or_else(|| "not a string".to_owned()),
+            alg_names(&policy)
+        ),
+        DpopError::AlgNotAllowed { alg } => format!(
+            "alg {alg} is not allowed by profile {profile} (allowed: {})",
+            alg_names(&policy)
+        ),
+        DpopError::BadSignature => {
+            "signature does not verify with the public key in the jwk header: the proof was altered or signed with another key".to_owned()
+        }
+        DpopError::HtmMismatch => format!(
+            "htm is {} in the proof, expected {} (--htm; compared case-sensitively)",
+            claims.as_ref().map_or_else(|| "?".to_owned(), |cl| quoted(&cl.htm)),
+            quoted(c.htm)
+        ),
+        DpopError::HtuMismatch => {
+            let got = claims.as_ref().map(|cl| cl.htu.to_string()).unwrap_or_default();
+            format!(
+                "htu is {} in the proof (normalized {}), expected {} (normalized {}); query and fragment are ignored",
+                quoted(&got),
+                normalized(&got),
+                quoted(c.htu),
+                normalized(c.htu)
+            )
+        }
+        DpopError::InvalidHtu(e) => {
+            let got = claims.as_ref().map(|cl| cl.htu.to_string()).unwrap_or_default();
+            format!("htu {} in the proof is not an absolute http(s) URI: {e}", quoted(&got))
+        }
+        DpopError::IatTooOld { iat, now, max_age } => format!(
+            "iat {iat} is {} s before now {now}; profile {profile} accepts iat from now - {max_age} s to now + {} s",
+            i128::from(*now) - i128::from(*iat),
+            policy.leeway
+        ),
+        DpopError::IatInFuture { iat, now, leeway } => format!(
+            "iat {iat} is {} s after now {now}; profile {profile} accepts iat from now - {} s to now + {leeway} s (check the client clock)",
+            i128::from(*iat) - i128::from(*now),
+            policy.max_age
+        ),
+        DpopError::MissingAth => format!(
+            "an access token was presented but the proof has no ath claim; expected ath {}",
+            quoted(&c.access_token.map(ath_string).unwrap_or_default())
+        ),
+        DpopError::AthMismatch => format!(
+            "ath is {} in the proof, expected {} = base64url(SHA-256(access token)); the proof was made for another token",
+            claims
+                .as_ref()
+                .and_then(|cl| cl.ath.as_deref().map(quoted))
+                .unwrap_or_else(|| "?".to_owned()),
+            quoted(&c.access_token.map(ath_string).unwrap_or_default())
+        ),
+        DpopError::MissingNonce => format!(
+            "the server requires nonce {} but the proof has no nonce claim; retry with the nonce from the DPoP-Nonce header",
+            quoted(c.nonce.unwrap_or_default())
+        ),
+        DpopError::InvalidNonce(e) => format!(
+            "{e}: nonce is {} in the proof, expected {}",
+            claims
+                .as_ref()
+                .and_then(|cl| cl.nonce.as_deref().map(quoted))
+                .unwrap_or_else(|| "?".to_owned()),
+            quoted(c.nonce.unwrap_or_default())
+        ),
+        DpopError::KeyBindingMismatch => {
+            let got = header
+                .and_then(|h| h.get("jwk"))
+                .and_then(|v| v.as_object())
+                .and_then(|o| keybound::jwk::Jwk::from_object(o).ok())
+                .map(|j| j.thumbprint().to_string())
+                .unwrap_or_default();
+            format!(
+                "the proof key's thumbprint is {}, expected jkt {} (the token is bound to another key)",
+                quoted(&got),
+                quoted(&c.jkt.map(|j| j.to_string()).unwrap_or_default())
+            )
+        }
+        DpopError::Replayed => format!(
+            "jti {} was already used by an earlier proof with the same key; every request needs a fresh proof",
+            claims.as_ref().map_or_else(|| "?".to_owned(), |cl| quoted(&cl.jti))
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Arguments of a single `dpop verify`.
+pub(crate) struct VerifyArgs<'a> {
+    pub(crate) proof: Option<&'a str>,
+    pub(crate) htm: &'a str,
+    pub(crate) htu: &'a str,
+    pub(crate) now: Option<u64>,
+    pub(crate) access_token: Option<&'a str>,
+    pub(crate) jkt: Option<&'a str>,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) profile: Option<&'a str>,
+}
+
+/// `dpop verify`: prints the JSON answer, returns the exit code.
+pub(crate) fn verify(args: &VerifyArgs<'_>) -> Result<u8, CliError> {
+    check_htm(args.htm)?;
+    check_htu_arg(args.htu)?;
+    let profile = Profile::from_name(args.profile.unwrap_or("rfc9449"))?;
+    let jkt = args
+        .jkt
+        .map(parse_jkt)
+        .transpose()
+        .map_err(|m| CliError::usage(format!("--{m}")))?;
+    let proof = read_proof(args.proof)?;
+    let check = Check {
+        proof: &proof,
+        htm: args.htm,
+        htu: args.htu,
+        now: args.now.unwrap_or_else(unix_now),
+        access_token: args.access_token,
+        jkt,
+        nonce: args.nonce,
+        profile,
+    };
+    let result = run_check(&check, None);
+    crate::emit(&render(&check, &result))?;
+    Ok(if result.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// verify --batch
+
+/// The batch's replay store: every `(key, jti)` seen in this run, whatever each line's `now`.
+///
+/// Lines carry their own clocks (often fixed test times, sometimes going backwards), so an
+/// expiring store keyed on "the latest now" would refuse later lines; one run is short and
+/// finite, so remembering everything is both exact and bounded by the input.
+#[derive(Default)]
+struct BatchReplayStore {
+    seen: RefCell<HashSet<(Vec<u8>, String)>>,
+}
+
+impl ReplayStore for BatchReplayStore {
+    fn check_and_insert(
+        &self,
+        key: ReplayKey<'_>,
+        _expires_at: u64,
+        _now: u64,
+    ) -> Result<(), ReplayError> {
+        let mut seen = self
+            .seen
+            .try_borrow_mut()
+            .map_err(|_| ReplayError::Unavailable)?;
+        if seen.insert((key.scope.to_vec(), key.jti.to_owned())) {
+            Ok(())
+        } else {
+            Err(ReplayError::Replayed)
+        }
+    }
+}
+
+/// Batch member names, in the documented order.
+const BATCH_FIELDS: [&str; 8] = [
+    "proof",
+    "htm",
+    "htu",
+    "now",
+    "access_token",
+    "jkt",
+    "nonce",
+    "profile",
+];
+
+fn field_str<'v>(
+    obj: &'v serde_json::Map<String, serde_json::Value>,
+    name: &str,
+    required: bool,
+) -> Result<Option<&'v str>, String> {
+    match obj.get(name) {
+        None | Some(serde_json::Value::Null) if required => {
+            Err(format!("member \"{name}\" is required"))
+        }
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("member \"{name}\" must be a string or null")),
+    }
+}
+
+/// One batch line: the answer, and whether the line was usable (`Err` = input error).
+fn batch_line(line: &str, store: &BatchReplayStore) -> Result<(String, bool), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| "not a JSON object".to_owned())?;
+    if let Some(unknown) = obj.keys().find(|k| !BATCH_FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown member \"{unknown}\" (expected: {})",
+            BATCH_FIELDS.join(", ")
+        ));
+    }
+    let proof = field_str(obj, "proof", true)?.unwrap_or_default();
+    let htm = field_str(obj, "htm", true)?.unwrap_or_default();
+    let htu = field_str(obj, "htu", true)?.unwrap_or_default();
+    check_htm(htm).map_err(|e| e.to_string())?;
+    check_htu_arg(htu).map_err(|e| e.to_string())?;
+    let now = match obj.get("now") {
+        None | Some(serde_json::Value::Null) => unix_now(),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| "member \"now\" must be a non-negative integer or null".to_owned())?,
+    };
+    let profile = match field_str(obj, "profile", false)? {
+        Some(p) => Profile::from_name(p).map_err(|e| e.to_string())?,
+        None => Profile::Rfc9449,
+    };
+    let jkt = field_str(obj, "jkt", false)?.map(parse_jkt).transpose()?;
+    let check = Check {
+        proof,
+        htm,
+        htu,
+        now,
+        access_token: field_str(obj, "access_token", false)?,
+        jkt,
+        nonce: field_str(obj, "nonce", false)?,
+        profile,
+    };
+    let result = run_check(&check, Some(store));
+    Ok((render(&check, &result), result.is_ok()))
+}
+
+/// `dpop verify --batch`: JSON lines in, one JSON line out per input line, in order.
+pub(crate) fn verify_batch(file: Option<&str>) -> Result<u8, CliError> {
+    let reader: Box<dyn std::io::BufRead> = match file {
+        None | Some("-") => {
+            if file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(CliError::usage(
+                    "no batch input: pipe JSON lines on standard input or pass a FILE",
+                ));
+            }
+            Box::new(std::io::stdin().lock())
+        }
+        Some(path) => {
+            let bytes = read_file(path, "batch")?;
+            Box::new(std::io::Cursor::new(bytes))
+        }
+    };
+    let store = BatchReplayStore::default();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let (mut lines, mut any_invalid, mut any_bad) = (0usize, false, false);
+    for (n, line) in reader.lines().enumerate() {
+        let line =
+            line.map_err(|e| CliError::usage(format!("cannot read {}: {e}", source_name(file))))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        lines += 1;
+        let answer = match batch_line(&line, &store) {
+            Ok((answer, valid)) => {
+                any_invalid |= !valid;
+                answer
+            }
+            Err(msg) => {
+                any_bad = true;
+                eprintln!("error: line {}: {msg}", n + 1);
+                ObjectWriter::new()
+                    .bool("valid", false)
+                    .str("error", "invalid_input")
+                    .str("detail", &format!("line {}: {msg}", n + 1))
+                    .finish()
+            }
+        };
+        writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .map_err(|e| CliError::failure(format!("cannot write to standard output: {e}")))?;
+    }
+    if lines == 0 {
+        return Err(CliError::usage(format!(
+            "{} is empty: expected JSON lines {{\"proof\",\"htm\",\"htu\",…}}",
+            source_name(file)
+        )));
+    }
+    Ok(if any_bad {
+        EXIT_USAGE
+    } else if any_invalid {
+        EXIT_INVALID
+    } else {
+        EXIT_OK
+    })
+}

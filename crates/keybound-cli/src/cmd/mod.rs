@@ -1,0 +1,6 @@
+//! One module per subcommand group.
+
+pub(crate) mod cert;
+pub(crate) mod dpop;
+pub(crate) mod jwk;
+pub(crate) mod profile;
