@@ -5,8 +5,6 @@
 //! borrowed from the decoded bytes; the signature is checked over the received
 //! `header.payload` bytes, never a re-serialization.
 
-use base64ct::{Base64UrlUnpadded, Encoding as _};
-
 use crate::error::{DpopError, Part};
 
 /// Cap on the whole proof (RFC 9449 §11 leaves it to the server): a PS256 proof with a
@@ -82,7 +80,58 @@ pub(crate) fn b64_decode_into<'o>(
     out: &'o mut [u8],
     part: Part,
 ) -> Result<&'o [u8], DpopError> {
-    Base64UrlUnpadded::decode(text, out).map_err(|_| DpopError::Base64 { part })
+    // The proof is public, so a fast variable-time decoder is fine here (base64ct's
+    // constant-time one costs several µs per proof); strictness is the same: URL alphabet only,
+    // no padding, no length ≡ 1 (mod 4), zero trailing bits.
+    let err = DpopError::Base64 { part };
+    let len = b64_decoded_len(text.len()).ok_or(err.clone())?;
+    let out = out.get_mut(..len).ok_or(err.clone())?;
+    let mut src = text.as_bytes().chunks_exact(4);
+    let mut dst = out.chunks_exact_mut(3);
+    let mut bad = 0u32;
+    let mut sextets = |chars: &[u8]| {
+        chars.iter().fold(0u32, |acc, c| {
+            let x = b64_value(*c);
+            bad |= x;
+            (acc << 6) | (x & 0x3f)
+        })
+    };
+    for (s, d) in (&mut src).zip(&mut dst) {
+        let [_, b0, b1, b2] = sextets(s).to_be_bytes();
+        d.copy_from_slice(&[b0, b1, b2]);
+    }
+    let rest = src.remainder();
+    let tail = dst.into_remainder();
+    let value = sextets(rest);
+    if bad > 63 {
+        return Err(err);
+    }
+    let spare_bits = match rest.len() {
+        0 => return Ok(out),
+        2 => 4,
+        3 => 2,
+        _ => return Err(err),
+    };
+    if value & ((1 << spare_bits) - 1) != 0 {
+        return Err(err);
+    }
+    let bytes = (value >> spare_bits).to_be_bytes();
+    let src_tail = bytes.get(4 - tail.len()..).ok_or(err.clone())?;
+    tail.copy_from_slice(src_tail);
+    Ok(out)
+}
+
+/// The 6-bit value of a base64url character, or 0x100 (a bit no valid value has).
+#[inline]
+const fn b64_value(c: u8) -> u32 {
+    (match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => return 0x100,
+    }) as u32
 }
 
 #[cfg(feature = "alloc")]
@@ -208,14 +257,15 @@ mod decoded {
         /// Types a parsed header: `typ` = `dpop+jwt`, `alg` a known asymmetric name, `jwk` a
         /// public JWK, no `crit` (no extension is understood).
         pub fn from_object(object: Object<'a>) -> Result<Self, DpopError> {
-            match object.get("typ") {
+            let [typ, alg, jwk, crit] = scan(&object, ["typ", "alg", "jwk", "crit"]);
+            match typ {
                 None => return Err(DpopError::MissingTyp),
                 Some(v) => match v.as_str() {
                     Some(s) if s.eq_str(DPOP_TYP) => {}
                     _ => return Err(DpopError::InvalidTyp),
                 },
             }
-            let alg = match object.get("alg") {
+            let alg = match alg {
                 None => return Err(DpopError::MissingAlg),
                 Some(v) => v
                     .as_str()
@@ -223,7 +273,7 @@ mod decoded {
                     .and_then(Algorithm::from_name)
                     .ok_or(DpopError::UnsupportedAlg)?,
             };
-            let jwk_obj = match object.get("jwk") {
+            let jwk_obj = match jwk {
                 Some(Value::Object(o)) => o,
                 _ => return Err(DpopError::MissingJwk),
             };
@@ -231,7 +281,7 @@ mod decoded {
             if jwk.is_private() {
                 return Err(DpopError::PrivateJwk);
             }
-            if object.get("crit").is_some() {
+            if crit.is_some() {
                 return Err(DpopError::UnsupportedCrit);
             }
             Ok(Header { alg, jwk, object })
@@ -262,6 +312,25 @@ mod decoded {
         }
     }
 
+    /// The values of `names` in one pass over the members (duplicates are already refused by
+    /// the strict reader, so the first match is the only one).
+    pub(crate) fn scan<'a, const N: usize>(
+        object: &Object<'a>,
+        names: [&str; N],
+    ) -> [Option<Value<'a>>; N] {
+        let mut out = [None; N];
+        for (name, value) in object.members() {
+            let found = match name.as_plain() {
+                Some(plain) => names.iter().position(|n| *n == plain),
+                None => names.iter().position(|n| name.eq_str(n)),
+            };
+            if let Some(slot) = found.and_then(|i| out.get_mut(i)) {
+                *slot = Some(value);
+            }
+        }
+        out
+    }
+
     pub(crate) fn map_jwk_error(e: JwkError) -> DpopError {
         match e {
             JwkError::PrivateKey { .. } => DpopError::PrivateJwk,
@@ -289,8 +358,8 @@ mod decoded {
         object: Object<'a>,
     }
 
-    fn required_str<'a>(object: &Object<'a>, claim: Claim) -> Result<Cow<'a, str>, DpopError> {
-        match object.get(claim.name()) {
+    fn required_str<'a>(value: Option<Value<'a>>, claim: Claim) -> Result<Cow<'a, str>, DpopError> {
+        match value {
             None => Err(DpopError::MissingClaim { claim }),
             Some(v) => v
                 .as_str()
@@ -300,10 +369,10 @@ mod decoded {
     }
 
     fn optional_str<'a>(
-        object: &Object<'a>,
+        value: Option<Value<'a>>,
         claim: Claim,
     ) -> Result<Option<Cow<'a, str>>, DpopError> {
-        match object.get(claim.name()) {
+        match value {
             None => Ok(None),
             Some(v) => v
                 .as_str()
@@ -315,7 +384,9 @@ mod decoded {
     impl<'a> Claims<'a> {
         /// Types a parsed claims set.
         pub fn from_object(object: Object<'a>) -> Result<Self, DpopError> {
-            let jti = match object.get("jti") {
+            let [jti, htm, htu, iat, ath, nonce] =
+                scan(&object, ["jti", "htm", "htu", "iat", "ath", "nonce"]);
+            let jti = match jti {
                 None => return Err(DpopError::MissingClaim { claim: Claim::Jti }),
                 Some(v) => {
                     let s = v
@@ -334,16 +405,16 @@ mod decoded {
                     s.to_cow()
                 }
             };
-            let htm = required_str(&object, Claim::Htm)?;
-            let htu = required_str(&object, Claim::Htu)?;
-            let iat = match object.get("iat") {
+            let htm = required_str(htm, Claim::Htm)?;
+            let htu = required_str(htu, Claim::Htu)?;
+            let iat = match iat {
                 None => return Err(DpopError::MissingClaim { claim: Claim::Iat }),
                 Some(v) => v
                     .as_i64()
                     .ok_or(DpopError::InvalidClaim { claim: Claim::Iat })?,
             };
-            let ath = optional_str(&object, Claim::Ath)?;
-            let nonce = optional_str(&object, Claim::Nonce)?;
+            let ath = optional_str(ath, Claim::Ath)?;
+            let nonce = optional_str(nonce, Claim::Nonce)?;
             Ok(Claims {
                 jti,
                 htm,
@@ -365,6 +436,7 @@ mod decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding as _};
 
     #[test]
     fn split_requires_three_segments_and_cap() {
@@ -389,6 +461,36 @@ mod tests {
             assert_eq!(b64_decoded_len(enc.len()), Some(n));
         }
         assert_eq!(b64_decoded_len(5), None);
+    }
+
+    #[test]
+    fn fast_decoder_agrees_with_base64ct() {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=.?";
+        let mut seed = 0x1234_5678_u32;
+        for len in 0..24usize {
+            for _ in 0..400 {
+                let mut text = [0u8; 24];
+                for c in text.iter_mut().take(len) {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    *c = alphabet
+                        .get((seed >> 16) as usize % alphabet.len())
+                        .copied()
+                        .unwrap_or(b'A');
+                }
+                let text = core::str::from_utf8(text.get(..len).unwrap_or_default()).unwrap_or("");
+                let (mut a, mut b) = ([0u8; 24], [0u8; 24]);
+                let ours = b64_decode_into(text, &mut a, Part::Payload)
+                    .ok()
+                    .map(<[u8]>::len);
+                let theirs = Base64UrlUnpadded::decode(text, &mut b)
+                    .ok()
+                    .map(<[u8]>::len);
+                assert_eq!(ours, theirs, "{text}");
+                if ours.is_some() {
+                    assert_eq!(a, b, "{text}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use keybound_jwk::{EcCurve, Jwk, OkpCurve, PublicParams};
 use crate::alg::{Algorithm, KeyKind};
 use crate::error::DpopError;
 use crate::htu::htu_matches;
-use crate::jws::{Claims, DPOP_TYP, DecodedProof, Header, map_jwk_error};
+use crate::jws::{Claims, DPOP_TYP, DecodedProof, Header, map_jwk_error, scan};
 use crate::nonce::NonceError;
 use crate::policy::{Policy, Request};
 use crate::replay::{ReplayError, ReplayKey, ReplayStore};
@@ -226,14 +226,15 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
     policy: &Policy<'_>,
     verifier: &V,
 ) -> Result<Header<'a>, DpopError> {
-    match object.get("typ") {
+    let [typ, alg, jwk, crit] = scan(&object, ["typ", "alg", "jwk", "crit"]);
+    match typ {
         None => return Err(DpopError::MissingTyp),
         Some(v) => match v.as_str() {
             Some(s) if s.eq_str(DPOP_TYP) => {}
             _ => return Err(DpopError::InvalidTyp),
         },
     }
-    let alg = match object.get("alg") {
+    let alg = match alg {
         None => return Err(DpopError::MissingAlg),
         Some(v) => v
             .as_str()
@@ -244,7 +245,7 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
     if !policy.algs.contains(alg) || !verifier.supports(alg) {
         return Err(DpopError::AlgNotAllowed { alg });
     }
-    let jwk_obj = match object.get("jwk") {
+    let jwk_obj = match jwk {
         Some(Value::Object(o)) => o,
         _ => return Err(DpopError::MissingJwk),
     };
@@ -253,7 +254,7 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
         return Err(DpopError::PrivateJwk);
     }
     check_key_fits(alg, &jwk, policy.min_rsa_bits)?;
-    if object.get("crit").is_some() {
+    if crit.is_some() {
         return Err(DpopError::UnsupportedCrit);
     }
     Ok(Header::from_parts(alg, jwk, object))
@@ -264,8 +265,8 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
 /// A JWK `alg` member, when present, must name `alg` (EdDSA and Ed25519 being one algorithm),
 /// a `use` member must be `sig` and `key_ops` must include `verify` (RFC 7517 §4.2–§4.4).
 pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Result<(), DpopError> {
-    let object = jwk.object();
-    if let Some(v) = object.get("alg") {
+    let [key_alg, key_use, key_ops] = scan(&jwk.object(), ["alg", "use", "key_ops"]);
+    if let Some(v) = key_alg {
         let key_alg = v
             .as_str()
             .and_then(|s| s.as_plain())
@@ -281,12 +282,12 @@ pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Res
             return Err(DpopError::KeyAlgMismatch { alg });
         }
     }
-    if let Some(v) = object.get("use")
+    if let Some(v) = key_use
         && !v.as_str().is_some_and(|s| s.eq_str("sig"))
     {
         return Err(DpopError::KeyAlgMismatch { alg });
     }
-    if let Some(v) = object.get("key_ops")
+    if let Some(v) = key_ops
         && !v.as_array().is_some_and(|a| {
             a.iter()
                 .any(|op| op.as_str().is_some_and(|s| s.eq_str("verify")))
