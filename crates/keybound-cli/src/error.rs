@@ -1,6 +1,6 @@
 //! One error type for every subcommand: a sentence for stderr and an exit code.
 
-use std::fmt;
+use core::fmt;
 
 /// Exit code of a successful run (and of `dpop verify` for a valid proof).
 pub(crate) const EXIT_OK: u8 = 0;
@@ -45,4 +45,4 @@ impl fmt::Display for CliError {
     }
 }
 
-impl std::error::Error for CliError {}
+impl core::error::Error for CliError {}

@@ -1,7 +1,7 @@
 //! JSON output: compact objects in a fixed member order, and an order-preserving pretty
 //! printer over already validated JSON (so `inspect` shows members as the proof has them).
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use keybound::json::{Object, Value};
 
@@ -49,7 +49,7 @@ impl ObjectWriter {
         self.raw(name, if value { "true" } else { "false" })
     }
 
-    pub(crate) fn int(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+    pub(crate) fn int(mut self, name: &str, value: impl core::fmt::Display) -> Self {
         self.key(name);
         let _ = write!(self.buf, "{value}");
         self
@@ -128,7 +128,7 @@ fn write_value(out: &mut String, value: &Value<'_>, level: usize) {
             out.push('"');
         }
         Value::Array(a) => {
-            if a.len() == 0 {
+            if a.is_empty() {
                 out.push_str("[]");
                 return;
             }

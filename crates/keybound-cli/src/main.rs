@@ -211,10 +211,10 @@ struct SignCli {
     #[arg(long, value_name = "URL")]
     htu: String,
     /// Access token sent with the request (adds its hash as `ath`).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     access_token: Option<String>,
     /// Server nonce from a `DPoP-Nonce` header.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     nonce: Option<String>,
     /// Creation time in Unix seconds (default: now).
     #[arg(long, value_name = "S")]
@@ -233,13 +233,13 @@ struct VerifyCli {
     #[arg(long, value_name = "S")]
     now: Option<u64>,
     /// Access token presented with the proof (requires a matching `ath`).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     access_token: Option<String>,
     /// Key the token is bound to: cnf.jkt thumbprint (or its RFC 9278 URI).
-    #[arg(long, value_name = "J")]
+    #[arg(long, value_name = "J", allow_hyphen_values = true)]
     jkt: Option<String>,
     /// Require this server nonce.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     nonce: Option<String>,
     /// Policy profile: rfc9449 (default), fapi2-baseline, fapi2-message-signing.
     #[arg(long, value_name = "P")]

@@ -1,51 +1,51 @@
-//! Profile names accepted by `--profile` and `profile show`, and the DPoP validation policy
-//! each one implies.
+//! Profile names accepted by `--profile` and `profile show`, resolved by keybound-profile.
 
 use keybound::dpop::Policy;
+use keybound::profile::{Choices, Feature, Profile, ResolvedConfig};
 
 use crate::error::CliError;
-
-/// A named policy profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Profile {
-    /// Plain RFC 9449 behaviour (the default).
-    Rfc9449,
-    /// FAPI 2.0 Security Profile.
-    Fapi2Baseline,
-    /// FAPI 2.0 Message Signing.
-    Fapi2MessageSigning,
-}
 
 /// Every profile name, for messages and help.
 pub(crate) const PROFILE_NAMES: &str = "rfc9449, fapi2-baseline or fapi2-message-signing";
 
-impl Profile {
-    /// Parses a profile name.
+/// The profile called `name`.
+pub(crate) fn by_name(name: &str) -> Result<Profile, CliError> {
+    Profile::from_name(name).ok_or_else(|| {
+        CliError::usage(format!(
+            "unknown profile \"{name}\": expected {PROFILE_NAMES}"
+        ))
+    })
+}
+
+/// Resolves `profile` with these features explicitly enabled.
+pub(crate) fn resolve(profile: &Profile, enabled: &[Feature]) -> Result<ResolvedConfig, CliError> {
+    let choices = enabled.iter().fold(Choices::new(), |c, f| c.enable(*f));
+    profile
+        .resolve(&choices)
+        .map_err(|e| CliError::usage(format!("cannot resolve profile {}: {e}", profile.name())))
+}
+
+/// A profile's DPoP verification policy (DPoP enabled), named for messages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DpopProfile {
+    pub(crate) name: &'static str,
+    pub(crate) policy: Policy<'static>,
+}
+
+impl DpopProfile {
+    /// The DPoP policy of the profile called `name`.
     pub(crate) fn from_name(name: &str) -> Result<Self, CliError> {
-        match name {
-            "rfc9449" => Ok(Profile::Rfc9449),
-            "fapi2-baseline" => Ok(Profile::Fapi2Baseline),
-            "fapi2-message-signing" => Ok(Profile::Fapi2MessageSigning),
-            other => Err(CliError::usage(format!(
-                "unknown profile \"{other}\": expected {PROFILE_NAMES}"
-            ))),
-        }
-    }
-
-    /// The name as written on the command line.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Profile::Rfc9449 => "rfc9449",
-            Profile::Fapi2Baseline => "fapi2-baseline",
-            Profile::Fapi2MessageSigning => "fapi2-message-signing",
-        }
-    }
-
-    /// The DPoP validation policy of the profile (no nonce: `--nonce` adds one).
-    pub(crate) fn dpop_policy(self) -> Policy<'static> {
-        match self {
-            Profile::Rfc9449 => Policy::new(),
-            Profile::Fapi2Baseline | Profile::Fapi2MessageSigning => Policy::fapi2(),
-        }
+        let profile = by_name(name)?;
+        let resolved = resolve(&profile, &[Feature::Dpop])?;
+        let policy = resolved.dpop_policy().map_err(|e| {
+            CliError::usage(format!(
+                "profile {} has no DPoP policy: {e}",
+                profile.name()
+            ))
+        })?;
+        Ok(DpopProfile {
+            name: profile.name(),
+            policy,
+        })
     }
 }

@@ -1,8 +1,8 @@
 //! `keybound dpop sign | inspect | verify [--batch]` (RFC 9449).
 
-use std::cell::RefCell;
+use core::cell::RefCell;
+use core::fmt::Write as _;
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::io::{BufRead as _, Write as _};
 
 use keybound::dpop::htu::normalize_htu;
@@ -17,7 +17,7 @@ use keybound::jwk::JwkThumbprint;
 use crate::error::{CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::input::{read_bytes, read_file, source_name, unix_now};
 use crate::json_out::{ObjectWriter, pretty_object};
-use crate::profile::Profile;
+use crate::profile::DpopProfile;
 
 // ---------------------------------------------------------------------------------------
 // sign
@@ -164,7 +164,7 @@ pub(crate) struct Check<'a> {
     pub(crate) access_token: Option<&'a str>,
     pub(crate) jkt: Option<JwkThumbprint>,
     pub(crate) nonce: Option<&'a str>,
-    pub(crate) profile: Profile,
+    pub(crate) profile: DpopProfile,
 }
 
 /// Parses `--jkt`: a base64url thumbprint or an RFC 9278 thumbprint URI.
@@ -180,7 +180,7 @@ pub(crate) fn parse_jkt(s: &str) -> Result<JwkThumbprint, String> {
 
 /// Runs RFC 9449 §4.3 for one request; the replay step only when a store is given.
 fn run_check(c: &Check<'_>, store: Option<&dyn ReplayStore>) -> Result<Verified, DpopError> {
-    let base = c.profile.dpop_policy();
+    let base = c.profile.policy;
     let fixed;
     let policy: Policy<'_> = match c.nonce {
         Some(n) => {
@@ -251,8 +251,8 @@ fn detail(c: &Check<'_>, err: &DpopError) -> String {
     let decoded = DecodedProof::decode(c.proof).ok();
     let header = decoded.as_ref().and_then(|d| d.header_object().ok());
     let claims = decoded.as_ref().and_then(|d| d.claims().ok());
-    let policy = c.profile.dpop_policy();
-    let profile = c.profile.name();
+    let policy = c.profile.policy;
+    let profile = c.profile.name;
     let header_str = |name: &str| {
         header
             .and_then(|h| h.get(name))
@@ -366,7 +366,7 @@ pub(crate) struct VerifyArgs<'a> {
 pub(crate) fn verify(args: &VerifyArgs<'_>) -> Result<u8, CliError> {
     check_htm(args.htm)?;
     check_htu_arg(args.htu)?;
-    let profile = Profile::from_name(args.profile.unwrap_or("rfc9449"))?;
+    let profile = DpopProfile::from_name(args.profile.unwrap_or("rfc9449"))?;
     let jkt = args
         .jkt
         .map(parse_jkt)
@@ -476,8 +476,8 @@ fn batch_line(line: &str, store: &BatchReplayStore) -> Result<(String, bool), St
             .ok_or_else(|| "member \"now\" must be a non-negative integer or null".to_owned())?,
     };
     let profile = match field_str(obj, "profile", false)? {
-        Some(p) => Profile::from_name(p).map_err(|e| e.to_string())?,
-        None => Profile::Rfc9449,
+        Some(p) => DpopProfile::from_name(p).map_err(|e| e.to_string())?,
+        None => DpopProfile::from_name("rfc9449").map_err(|e| e.to_string())?,
     };
     let jkt = field_str(obj, "jkt", false)?.map(parse_jkt).transpose()?;
     let check = Check {

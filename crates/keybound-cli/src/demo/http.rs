@@ -97,7 +97,7 @@ fn invalid(msg: &'static str) -> std::io::Error {
 /// Reads one request head from `stream`.
 pub(crate) fn read_request(stream: &mut impl Read) -> std::io::Result<Request> {
     let (head, _) = read_head(stream)?;
-    let text = std::str::from_utf8(&head).map_err(|_| invalid("head is not UTF-8"))?;
+    let text = core::str::from_utf8(&head).map_err(|_| invalid("head is not UTF-8"))?;
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
     let mut parts = request_line.split(' ');
@@ -164,7 +164,7 @@ pub(crate) fn exchange(
     stream.flush()?;
 
     let (head, mut body) = read_head(stream)?;
-    let text = std::str::from_utf8(&head).map_err(|_| invalid("response head is not UTF-8"))?;
+    let text = core::str::from_utf8(&head).map_err(|_| invalid("response head is not UTF-8"))?;
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line

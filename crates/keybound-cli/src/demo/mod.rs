@@ -10,11 +10,12 @@ mod http;
 mod pki;
 mod server;
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
+use core::time::Duration;
 use std::io::Write as _;
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use keybound::dpop::{Algorithm, ProofParams, SigningKey};
 use rustls::pki_types::ServerName;
@@ -100,9 +101,9 @@ struct Client {
 /// Which certificate the TLS client presents.
 #[derive(Clone, Copy)]
 enum Tls {
-    NoCert,
-    ClientCert,
-    ThiefCert,
+    Anonymous,
+    Client,
+    Thief,
 }
 
 impl Client {
@@ -114,9 +115,9 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<(Response, Duration), String> {
         let config = match tls {
-            Tls::NoCert => &self.anonymous,
-            Tls::ClientCert => &self.with_client_cert,
-            Tls::ThiefCert => &self.with_thief_cert,
+            Tls::Anonymous => &self.anonymous,
+            Tls::Client => &self.with_client_cert,
+            Tls::Thief => &self.with_thief_cert,
         };
         let start = Instant::now();
         let tcp = TcpStream::connect_timeout(&self.server.addr, Duration::from_secs(5))
@@ -277,7 +278,7 @@ fn scenarios(
         "legitimate DPoP call",
         Expect::ok(),
         client.get(
-            Tls::NoCert,
+            Tls::Anonymous,
             RESOURCE,
             &[("Authorization", &dpop_auth), ("DPoP", &legit_proof)],
         ),
@@ -286,7 +287,7 @@ fn scenarios(
     step(
         "stolen DPoP token sent as Bearer",
         Expect::rejected(401, "dpop_token_as_bearer"),
-        client.get(Tls::NoCert, RESOURCE, &[("Authorization", &bearer_dpop)]),
+        client.get(Tls::Anonymous, RESOURCE, &[("Authorization", &bearer_dpop)]),
     );
     // 3. The thief signs a proof with a key of their own.
     let thief_proof = proof(&mallory, &resource, &dpop_token, None)?;
@@ -294,7 +295,7 @@ fn scenarios(
         "stolen DPoP token + thief's own DPoP key",
         Expect::rejected(401, "key_binding"),
         client.get(
-            Tls::NoCert,
+            Tls::Anonymous,
             RESOURCE,
             &[("Authorization", &dpop_auth), ("DPoP", &thief_proof)],
         ),
@@ -304,7 +305,7 @@ fn scenarios(
         "replayed request (same proof again)",
         Expect::rejected(401, "replay"),
         client.get(
-            Tls::NoCert,
+            Tls::Anonymous,
             RESOURCE,
             &[("Authorization", &dpop_auth), ("DPoP", &legit_proof)],
         ),
@@ -315,7 +316,7 @@ fn scenarios(
         "proof made for another URL (htu)",
         Expect::rejected(401, "htu"),
         client.get(
-            Tls::NoCert,
+            Tls::Anonymous,
             RESOURCE,
             &[("Authorization", &dpop_auth), ("DPoP", &other_url_proof)],
         ),
@@ -326,7 +327,7 @@ fn scenarios(
         "nonce required: first call is challenged",
         Expect::rejected(401, "nonce"),
         client.get(
-            Tls::NoCert,
+            Tls::Anonymous,
             NONCE_RESOURCE,
             &[("Authorization", &dpop_auth), ("DPoP", &first)],
         ),
@@ -339,7 +340,7 @@ fn scenarios(
         Some(nonce) => {
             let p = proof(&alice, &nonce_resource, &dpop_token, Some(nonce))?;
             client.get(
-                Tls::NoCert,
+                Tls::Anonymous,
                 NONCE_RESOURCE,
                 &[("Authorization", &dpop_auth), ("DPoP", &p)],
             )
@@ -355,21 +356,17 @@ fn scenarios(
     step(
         "certificate-bound token, client's certificate",
         Expect::ok(),
-        client.get(
-            Tls::ClientCert,
-            RESOURCE,
-            &[("Authorization", &bearer_cert)],
-        ),
+        client.get(Tls::Client, RESOURCE, &[("Authorization", &bearer_cert)]),
     );
     step(
         "certificate-bound token, thief's certificate",
         Expect::rejected(401, "certificate_mismatch"),
-        client.get(Tls::ThiefCert, RESOURCE, &[("Authorization", &bearer_cert)]),
+        client.get(Tls::Thief, RESOURCE, &[("Authorization", &bearer_cert)]),
     );
     step(
         "certificate-bound token, no certificate",
         Expect::rejected(401, "certificate_missing"),
-        client.get(Tls::NoCert, RESOURCE, &[("Authorization", &bearer_cert)]),
+        client.get(Tls::Anonymous, RESOURCE, &[("Authorization", &bearer_cert)]),
     );
     Ok(out)
 }

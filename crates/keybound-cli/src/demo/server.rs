@@ -1,11 +1,13 @@
 //! The demo's HTTPS resource server: rustls over std threads, one request per connection,
 //! every request verified with the facade's [`keybound::rs::ResourceServer`].
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use core::net::SocketAddr;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use keybound::dpop::nonce::HmacNonceSource;
 use keybound::dpop::replay::MemoryReplayStore;
