@@ -180,6 +180,14 @@ impl SigningKey {
     /// The algorithm this key signs with.
     pub fn alg(&self) -> Algorithm {
         match &self.inner {
+            // With no signing backend compiled in, `Inner` has no variant.
+            #[cfg(not(any(
+                feature = "p256",
+                feature = "p384",
+                feature = "rsa",
+                feature = "ed25519"
+            )))]
+            _ => match self.inner {},
             #[cfg(feature = "p256")]
             Inner::Es256(_) => Algorithm::Es256,
             #[cfg(feature = "p384")]
@@ -348,6 +356,14 @@ impl SigningKey {
     #[allow(unused_variables, reason = "backends may be compiled out")]
     fn write_jwk(&self, out: &mut String, private: bool) -> fmt::Result {
         match &self.inner {
+            // With no signing backend compiled in, `Inner` has no variant.
+            #[cfg(not(any(
+                feature = "p256",
+                feature = "p384",
+                feature = "rsa",
+                feature = "ed25519"
+            )))]
+            _ => match self.inner {},
             #[cfg(feature = "p256")]
             Inner::Es256(sk) => {
                 let pt = sk.verifying_key().to_sec1_point(false);
@@ -410,6 +426,14 @@ impl SigningKey {
         rng: &mut R,
     ) -> Result<Vec<u8>, KeyError> {
         match &self.inner {
+            // With no signing backend compiled in, `Inner` has no variant.
+            #[cfg(not(any(
+                feature = "p256",
+                feature = "p384",
+                feature = "rsa",
+                feature = "ed25519"
+            )))]
+            _ => match self.inner {},
             #[cfg(feature = "p256")]
             Inner::Es256(sk) => {
                 use p256::ecdsa::signature::Signer as _;
