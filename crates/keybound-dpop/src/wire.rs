@@ -89,7 +89,7 @@ impl Endpoint {
 
 /// Writes a `WWW-Authenticate` DPoP challenge (RFC 9449 §7.1):
 /// `DPoP error="…", error_description="…", algs="ES256 …"`. `error` is the code (e.g.
-/// [`WireError::as_str`] or `invalid_token`); `description` must not contain `"` or `\` and
+/// [`crate::WireError::as_str`] or `invalid_token`); `description` must not contain `"` or `\` and
 /// is omitted otherwise. With no error the challenge carries only `algs`.
 pub fn write_www_authenticate(
     out: &mut impl fmt::Write,

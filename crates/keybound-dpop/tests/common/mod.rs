@@ -1,5 +1,12 @@
 //! Shared helpers for the integration tests: a deterministic RNG and a tiny replay store.
-#![allow(dead_code, unreachable_pub, missing_docs, clippy::std_instead_of_core, clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::std_instead_of_core,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
 
 use std::cell::RefCell;
 use std::collections::HashSet;
