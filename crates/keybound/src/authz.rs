@@ -27,6 +27,7 @@ use keybound_dpop::{
 };
 use keybound_mtls::CertBindingError;
 
+use crate::common::{BoxedNonce, BoxedReplay, BoxedVerifier, PolicyParams};
 use crate::rs::ClientCert;
 
 /// Whether a client authenticates at the token endpoint (RFC 6749 §2.1).
@@ -404,14 +405,10 @@ impl PendingToken {
     }
 }
 
-type BoxedReplay<'a> = Box<dyn ReplayStore + Send + Sync + 'a>;
-type BoxedNonce<'a> = Box<dyn NonceSource + Send + Sync + 'a>;
-type BoxedVerifier<'a> = Box<dyn SignatureVerifier + Send + Sync + 'a>;
-
 /// Authorization-server settings.
 #[must_use]
 pub struct AsConfig<'a> {
-    policy: Policy<'static>,
+    policy: PolicyParams,
     replay: BoxedReplay<'a>,
     nonce: Option<BoxedNonce<'a>>,
     verifier: BoxedVerifier<'a>,
@@ -442,7 +439,7 @@ impl<'a> AsConfig<'a> {
     /// refresh tokens not bound to a key.
     pub fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
         AsConfig {
-            policy: Policy::new(),
+            policy: PolicyParams::from_policy(&Policy::new()),
             replay: Box::new(replay),
             nonce: None,
             verifier: Box::new(DefaultVerifier::default()),
@@ -491,9 +488,11 @@ impl<'a> AsConfig<'a> {
         Ok(config)
     }
 
-    /// With this DPoP policy (algorithms, `iat` window, RSA minimum).
-    pub fn with_policy(mut self, policy: Policy<'static>) -> Self {
-        self.policy = policy;
+    /// With this DPoP policy (algorithms, `iat` window, RSA minimum). A nonce source in
+    /// `policy` cannot be kept (it is not `Sync`): set it with [`AsConfig::with_nonce`];
+    /// until then every proof is refused with `use_dpop_nonce` (fail closed).
+    pub fn with_policy(mut self, policy: Policy<'_>) -> Self {
+        self.policy = PolicyParams::from_policy(&policy);
         self
     }
 
@@ -562,7 +561,7 @@ impl<'a> AuthorizationServer<'a> {
     /// An authorization server with `config`.
     pub fn new(config: AsConfig<'a>) -> Self {
         let algs =
-            keybound_dpop::signing_alg_values_supported(config.policy.algs, &*config.verifier);
+            keybound_dpop::signing_alg_values_supported(config.policy.algs(), &*config.verifier);
         AuthorizationServer { config, algs }
     }
 
@@ -574,15 +573,12 @@ impl<'a> AuthorizationServer<'a> {
 
     /// The effective DPoP policy, with the configured nonce source.
     pub fn policy(&self) -> Policy<'_> {
-        match &self.config.nonce {
-            Some(n) => self.config.policy.with_nonce(&**n),
-            None => self.config.policy,
-        }
+        self.config.policy.policy(self.config.nonce.as_ref())
     }
 
     /// A fresh nonce for a `DPoP-Nonce` response header (RFC 9449 §8), when nonces are required.
     pub fn issue_nonce(&self, now: u64) -> Option<String> {
-        self.policy().nonce.map(|n| n.issue(now))
+        crate::common::issue_nonce(&self.policy(), now)
     }
 
     /// At the PAR endpoint (RFC 9449 §10.1): the key to bind the authorization code to, from

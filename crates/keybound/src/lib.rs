@@ -21,6 +21,10 @@ pub use keybound_cnf::{CertThumbprint, Confirmation, JwkThumbprint};
 #[cfg(feature = "alloc")]
 pub mod authz;
 #[cfg(feature = "alloc")]
+mod common;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "alloc")]
 pub mod rs;
 
 /// The DPoP policy of a resolved profile (no nonce source: the servers hold their own).

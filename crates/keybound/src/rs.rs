@@ -30,6 +30,8 @@ use keybound_dpop::{
 };
 use keybound_mtls::CertBindingError;
 
+use crate::common::{BoxedNonce, BoxedReplay, BoxedVerifier, PolicyParams};
+
 /// An `Authorization` scheme this module understands (RFC 6750 §2.1, RFC 9449 §7.1).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -289,6 +291,9 @@ pub enum RsError {
     Dpop(DpopError),
     /// The client certificate does not satisfy `cnf."x5t#S256"` (RFC 8705 §3).
     Certificate(CertBindingError),
+    /// The host found the token itself invalid (unknown, expired, revoked, wrong audience):
+    /// see [`ResourceServer::reject_invalid_token`].
+    InvalidToken,
 }
 
 impl RsError {
@@ -296,7 +301,7 @@ impl RsError {
     /// fault, else one of `missing_token`, `unsupported_scheme`, `malformed_authorization`,
     /// `dpop_token_as_bearer`, `proof_with_bearer`, `unbound_token_as_dpop`,
     /// `bearer_not_allowed`, `unsupported_cnf`, `certificate_missing`,
-    /// `certificate_mismatch`, `certificate_malformed`, `certificate_binding`.
+    /// `certificate_mismatch`, `certificate_malformed`, `certificate_binding`, `invalid_token`.
     pub fn reason(&self) -> &'static str {
         match self {
             RsError::MissingToken => "missing_token",
@@ -318,6 +323,7 @@ impl RsError {
                 "certificate_malformed"
             }
             RsError::Certificate(_) => "certificate_binding",
+            RsError::InvalidToken => "invalid_token",
         }
     }
 
@@ -360,6 +366,7 @@ impl fmt::Display for RsError {
             }
             RsError::Dpop(e) => fmt::Display::fmt(e, f),
             RsError::Certificate(e) => fmt::Display::fmt(e, f),
+            RsError::InvalidToken => f.write_str("access token is invalid"),
         }
     }
 }
@@ -447,15 +454,11 @@ impl core::error::Error for Rejection {
     }
 }
 
-type BoxedReplay<'a> = Box<dyn ReplayStore + Send + Sync + 'a>;
-type BoxedNonce<'a> = Box<dyn NonceSource + Send + Sync + 'a>;
-type BoxedVerifier<'a> = Box<dyn SignatureVerifier + Send + Sync + 'a>;
-
 /// Resource-server settings: DPoP policy, replay store, nonce source, verifier, and which
 /// token kinds are accepted.
 #[must_use]
 pub struct RsConfig<'a> {
-    policy: Policy<'static>,
+    policy: PolicyParams,
     replay: BoxedReplay<'a>,
     nonce: Option<BoxedNonce<'a>>,
     verifier: BoxedVerifier<'a>,
@@ -481,7 +484,7 @@ impl<'a> RsConfig<'a> {
     /// unbound tokens refused; proofs' `jti`s are recorded in `replay`.
     pub fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
         RsConfig {
-            policy: Policy::new(),
+            policy: PolicyParams::from_policy(&Policy::new()),
             replay: Box::new(replay),
             nonce: None,
             verifier: Box::new(DefaultVerifier::default()),
@@ -517,10 +520,11 @@ impl<'a> RsConfig<'a> {
         Ok(config)
     }
 
-    /// With this DPoP policy (algorithms, `iat` window, RSA minimum; a nonce source set in
-    /// it is used unless [`RsConfig::with_nonce`] sets one).
-    pub fn with_policy(mut self, policy: Policy<'static>) -> Self {
-        self.policy = policy;
+    /// With this DPoP policy (algorithms, `iat` window, RSA minimum). A nonce source in
+    /// `policy` cannot be kept (it is not `Sync`): set it with [`RsConfig::with_nonce`];
+    /// until then every proof is refused with `use_dpop_nonce` (fail closed).
+    pub fn with_policy(mut self, policy: Policy<'_>) -> Self {
+        self.policy = PolicyParams::from_policy(&policy);
         self
     }
 
@@ -576,7 +580,7 @@ impl<'a> ResourceServer<'a> {
     /// A resource server with `config`.
     pub fn new(config: RsConfig<'a>) -> Self {
         let algs =
-            keybound_dpop::signing_alg_values_supported(config.policy.algs, &*config.verifier);
+            keybound_dpop::signing_alg_values_supported(config.policy.algs(), &*config.verifier);
         ResourceServer { config, algs }
     }
 
@@ -588,15 +592,12 @@ impl<'a> ResourceServer<'a> {
 
     /// The effective DPoP policy, with the configured nonce source.
     pub fn policy(&self) -> Policy<'_> {
-        match &self.config.nonce {
-            Some(n) => self.config.policy.with_nonce(&**n),
-            None => self.config.policy,
-        }
+        self.config.policy.policy(self.config.nonce.as_ref())
     }
 
     /// A fresh nonce for a `DPoP-Nonce` response header (RFC 9449 §9), when nonces are required.
     pub fn issue_nonce(&self, now: u64) -> Option<String> {
-        self.policy().nonce.map(|n| n.issue(now))
+        crate::common::issue_nonce(&self.policy(), now)
     }
 
     /// Step 1: the scheme and token of the request, so the host can look the token up and
@@ -698,6 +699,13 @@ impl<'a> ResourceServer<'a> {
             scheme,
             proof,
         })
+    }
+
+    /// The rejection for a token the host found invalid after [`ResourceServer::credentials`]
+    /// (unknown, expired, revoked): 401 `invalid_token` with the challenge of `scheme`
+    /// (RFC 6750 §3.1, RFC 9449 §7.1).
+    pub fn reject_invalid_token(&self, scheme: Scheme) -> Rejection {
+        self.reject(RsError::InvalidToken, Some(scheme), 0)
     }
 
     /// [`ResourceServer::verify`] at the system clock's current time.

@@ -571,3 +571,33 @@ fn rejection_display_and_error_source() {
     let e: &dyn core::error::Error = &rej;
     assert!(e.source().is_some());
 }
+
+#[test]
+fn servers_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ResourceServer<'static>>();
+    assert_send_sync::<keybound::authz::AuthorizationServer<'static>>();
+}
+
+#[test]
+fn policy_with_a_nonce_source_fails_closed_until_one_is_configured() {
+    static NONCE: keybound::dpop::nonce::FixedNonce<'static> =
+        keybound::dpop::nonce::FixedNonce("abc");
+    let rs = ResourceServer::new(
+        RsConfig::new(MemoryReplayStore::new(64)).with_policy(Policy::new().with_nonce(&NONCE)),
+    );
+    let k = key(Algorithm::Es256);
+    let cnf = Confirmation::from_jkt(k.thumbprint());
+    let p = proof_with_nonce(&k, TOKEN, "abc");
+    let rej = verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).unwrap_err();
+    assert_eq!(rej.reason(), "nonce");
+    assert_eq!(rej.dpop_nonce(), None);
+
+    let rs = ResourceServer::new(
+        RsConfig::new(MemoryReplayStore::new(64))
+            .with_policy(Policy::new().with_nonce(&NONCE))
+            .with_nonce(keybound::dpop::nonce::FixedNonce("abc")),
+    );
+    let p = proof_with_nonce(&k, TOKEN, "abc");
+    assert!(verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).is_ok());
+}
