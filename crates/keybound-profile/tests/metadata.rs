@@ -10,14 +10,27 @@
 use keybound_dpop::RustCryptoVerifier;
 use keybound_json::{Object, Value};
 use keybound_mtls::metadata::{MtlsEndpointAliases, MtlsServerMetadata};
-use keybound_profile::{Choices, Feature, FeatureSet, Profile};
+use keybound_profile::{Choices, Feature, FeatureSet, Metadata, Profile, ResolvedConfig};
+
+fn json(cfg: &ResolvedConfig) -> String {
+    let mut s = String::new();
+    cfg.write_json(&mut s, &RustCryptoVerifier).unwrap();
+    s
+}
+
+fn metadata_json(md: &Metadata<'_>) -> String {
+    let mut s = String::new();
+    md.write_json(&mut s).unwrap();
+    s
+}
 
 fn show(profile: &str, enable: &str) -> String {
-    Profile::from_name(profile)
-        .unwrap()
-        .resolve(&Choices::new().enable_all(FeatureSet::parse_list(enable).unwrap()))
-        .unwrap()
-        .to_json_with(&RustCryptoVerifier)
+    json(
+        &Profile::from_name(profile)
+            .unwrap()
+            .resolve(&Choices::new().enable_all(FeatureSet::parse_list(enable).unwrap()))
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -78,7 +91,7 @@ fn every_profile_and_feature_combination_prints_strict_json() {
             let Ok(cfg) = profile.resolve(&Choices::new().enable(feature)) else {
                 continue;
             };
-            let json = cfg.to_json_with(&RustCryptoVerifier);
+            let json = json(&cfg);
             let obj = Object::parse(json.as_bytes())
                 .unwrap_or_else(|e| panic!("{profile} +{feature}: {e}: {json}"));
             for member in ["profile", "features", "dpop", "metadata"] {
@@ -137,7 +150,7 @@ fn mtls_members_and_auth_methods_come_from_the_mtls_helpers() {
             .auth_methods()
             .all(|m| methods.contains(&m))
     );
-    let json = md.to_json();
+    let json = metadata_json(&md);
     assert!(json.contains(
         r#""mtls_endpoint_aliases":{"token_endpoint":"https://mtls.example.com/token"}"#
     ));
@@ -152,7 +165,7 @@ fn mtls_endpoint_aliases_are_ignored_without_mutual_tls() {
             MtlsEndpointAliases::new().with_token_endpoint("https://mtls.example.com/token"),
         );
     assert!(md.mtls.is_none());
-    assert!(!md.to_json().contains("mtls"));
+    assert!(!metadata_json(&md).contains("mtls"));
 }
 
 #[test]
@@ -161,4 +174,17 @@ fn rfc9449_metadata_advertises_public_clients_as_auth_method_none() {
     assert!(json.contains(
         r#""token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post","none"]"#
     ));
+}
+
+#[cfg(feature = "alloc")]
+#[test]
+fn to_json_conveniences_equal_the_writers() {
+    let cfg = Profile::FAPI2_BASELINE
+        .resolve(&Choices::new().enable(Feature::Mtls))
+        .unwrap();
+    assert_eq!(cfg.to_json_with(&RustCryptoVerifier), json(&cfg));
+    let md = cfg.metadata_with(&RustCryptoVerifier);
+    assert_eq!(md.to_json(), metadata_json(&md));
+    // The default verifier is whichever backend is compiled in; the shape is the same.
+    assert!(cfg.to_json().starts_with(r#"{"profile":"fapi2-baseline","#));
 }
