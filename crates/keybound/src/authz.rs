@@ -113,6 +113,9 @@ pub struct TokenRequest<'r> {
     pub client: ClientKind,
     /// The grant and its recorded binding.
     pub grant: Grant,
+    /// The client is registered with `dpop_bound_access_tokens: true` (RFC 9449 §5.2): a
+    /// request without a proof is refused.
+    pub dpop_required: bool,
 }
 
 impl<'r> TokenRequest<'r> {
@@ -125,7 +128,15 @@ impl<'r> TokenRequest<'r> {
             client_cert: None,
             client,
             grant,
+            dpop_required: false,
         }
+    }
+
+    /// For a client registered with `dpop_bound_access_tokens: true` (RFC 9449 §5.2).
+    #[must_use]
+    pub const fn with_dpop_required(mut self, required: bool) -> Self {
+        self.dpop_required = required;
+        self
     }
 
     /// With these `DPoP` header values.
@@ -634,8 +645,9 @@ impl<'a> AuthorizationServer<'a> {
         };
 
         let proof = if req.dpop.is_empty() {
-            if expected_jkt.is_some() {
-                // A key-bound code or refresh token needs a proof with that key.
+            if expected_jkt.is_some() || req.dpop_required {
+                // A key-bound code or refresh token needs a proof with that key, and a client
+                // registered for DPoP-bound tokens always sends one.
                 return Err(self.dpop_rejection(DpopError::MissingProof, now));
             }
             None

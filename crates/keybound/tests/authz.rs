@@ -454,3 +454,18 @@ fn nonce_requiring_profile_needs_a_nonce_source() {
     let nonce = Box::new(HmacNonceSource::new([1; 32], 60));
     assert!(AsConfig::from_resolved(&resolved, MemoryReplayStore::new(8), Some(nonce)).is_ok());
 }
+
+#[test]
+fn client_registered_for_dpop_bound_tokens_must_send_a_proof() {
+    let server = server();
+    let req = TokenRequest::new(TOKEN_EP, ClientKind::Confidential, Grant::Other)
+        .with_dpop_required(true);
+    let rej = server.check_token_request(&req, NOW).unwrap_err();
+    assert_eq!(rej.kind(), &AsError::Dpop(DpopError::MissingProof));
+    assert_eq!(rej.error(), "invalid_dpop_proof");
+    let client = key(Algorithm::Es256);
+    let p = proof(&client, TOKEN_EP);
+    let dpop: &[&[u8]] = &[p.as_bytes()];
+    let ok = server.token_binding(&req.with_dpop(dpop), NOW).unwrap();
+    assert_eq!(ok.token_type(), TokenType::Dpop);
+}

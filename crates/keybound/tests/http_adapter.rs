@@ -108,6 +108,7 @@ fn rejection_sets_status_challenges_nonce_and_no_store() {
         resp.headers().get("dpop-nonce").unwrap().to_str().unwrap(),
         rej.dpop_nonce().unwrap()
     );
+    assert_eq!(resp.headers().get_all("dpop-nonce").iter().count(), 1);
     assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
 
     // No token: two WWW-Authenticate fields.
@@ -139,6 +140,31 @@ fn as_rejection_is_a_400_json_no_store_response() {
     );
     assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
     assert!(resp.body().starts_with(r#"{"error":"invalid_request","#));
+    assert_eq!(resp.headers().get_all("dpop-nonce").iter().count(), 0);
+
+    // use_dpop_nonce: exactly one DPoP-Nonce field (RFC 9449 §8).
+    let nonce_server = AuthorizationServer::new(
+        AsConfig::new(MemoryReplayStore::new(16)).with_nonce(HmacNonceSource::new([5; 32], 60)),
+    );
+    let key = SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
+    let p = key
+        .sign_proof_os_rng(&ProofParams::new(
+            "POST",
+            "https://as.example.com/token",
+            NOW,
+        ))
+        .unwrap();
+    let dpop: &[&[u8]] = &[p.as_bytes()];
+    let rej = nonce_server
+        .check_token_request(&req.with_dpop(dpop), NOW)
+        .unwrap_err();
+    assert_eq!(rej.error(), "use_dpop_nonce");
+    let resp = as_rejection_response(&rej);
+    assert_eq!(resp.headers().get_all("dpop-nonce").iter().count(), 1);
+    assert_eq!(
+        resp.headers().get("dpop-nonce").unwrap(),
+        rej.dpop_nonce().unwrap()
+    );
     let built = apply_as_rejection(&rej, Response::builder())
         .body(())
         .unwrap();
