@@ -16,10 +16,10 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
 pub(crate) fn string_end(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
+        j += b.get(j..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
         match *b.get(j)? {
             b'"' => return Some(j + 1),
-            b'\\' => j += 2,
-            _ => j += 1,
+            _ => j += 2,
         }
     }
 }

@@ -195,6 +195,12 @@ impl<'a> Validator<'a> {
     fn string(&mut self) -> Result<(), JsonError> {
         self.pos += 1;
         loop {
+            // Skip plain characters in one go; the whole input is valid UTF-8 already.
+            let rest = self.bytes().get(self.pos..).unwrap_or(&[]);
+            self.pos += rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(rest.len());
             match self.peek() {
                 None => {
                     return Err(JsonError::UnexpectedEnd {

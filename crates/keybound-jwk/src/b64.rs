@@ -21,6 +21,40 @@ pub(crate) fn for_each_piece(text: &str, mut f: impl FnMut(&[u8])) -> bool {
     true
 }
 
+/// 6-bit value of each base64url character (RFC 4648 §5), `0xFF` for anything else.
+#[expect(clippy::indexing_slicing, reason = "const-evaluated: an index out of range fails the build")]
+const VALUES: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Whether `text` is canonical unpadded base64url (RFC 7515 §2; RFC 4648 §3.5): alphabet
+/// only, no padding, a length that is not 1 mod 4, and zero bits after the last octet.
+///
+/// A table lookup per character, as key material is public and the check runs on every
+/// parse; [`B64::decode_into`] decodes with base64ct, which applies the same rules (the
+/// tests and fuzz checks hold the two to agreement).
+pub fn is_canonical_b64url(text: &str) -> bool {
+    let b = text.as_bytes();
+    let value = |c: u8| VALUES.get(usize::from(c)).copied().unwrap_or(0xFF);
+    if b.iter().any(|&c| value(c) == 0xFF) {
+        return false;
+    }
+    let last = b.last().map_or(0, |&c| value(c));
+    match b.len() % 4 {
+        1 => false,
+        2 => last & 0x0F == 0,
+        3 => last & 0x03 == 0,
+        _ => true,
+    }
+}
+
 /// Validated canonical unpadded base64url text (RFC 7515 §2), borrowed from the JWK.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct B64<'a> {
@@ -30,7 +64,7 @@ pub struct B64<'a> {
 impl<'a> B64<'a> {
     /// Validates `text` as canonical unpadded base64url; `None` when it is not.
     pub fn new(text: &'a str) -> Option<Self> {
-        for_each_piece(text, |_| ()).then_some(Self { text })
+        is_canonical_b64url(text).then_some(Self { text })
     }
 
     /// The text as written.

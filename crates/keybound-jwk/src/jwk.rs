@@ -5,7 +5,6 @@ use core::fmt;
 use keybound_cnf::JwkThumbprint;
 use keybound_json::{Object, Str, Value};
 
-use crate::b64::for_each_piece;
 use crate::{B64, EcCurve, JwkError, MAX_RSA_MODULUS_BITS, OkpCurve, PublicParams};
 
 /// Members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1;
@@ -343,8 +342,3 @@ impl PartialEq for Jwk<'_> {
 }
 
 impl Eq for Jwk<'_> {}
-
-/// Whether `text` is canonical unpadded base64url (RFC 7515 §2).
-pub fn is_canonical_b64url(text: &str) -> bool {
-    for_each_piece(text, |_| ())
-}

@@ -21,9 +21,9 @@ mod jwk;
 mod params;
 pub mod uri;
 
-pub use b64::B64;
+pub use b64::{B64, is_canonical_b64url};
 pub use error::JwkError;
-pub use jwk::{Jwk, PRIVATE_MEMBERS, is_canonical_b64url};
+pub use jwk::{Jwk, PRIVATE_MEMBERS};
 pub use keybound_cnf::{self, JwkThumbprint};
 pub use keybound_json;
 pub use params::{EcCurve, MAX_RSA_MODULUS_BITS, OkpCurve, PublicParams};

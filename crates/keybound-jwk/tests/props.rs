@@ -8,7 +8,8 @@
     missing_docs
 )]
 
-use keybound_jwk::Jwk;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use keybound_jwk::{B64, Jwk, is_canonical_b64url};
 use proptest::prelude::*;
 
 /// (required members, expected thumbprint): RFC 9449, RFC 7638 and RFC 8037 keys.
@@ -135,6 +136,20 @@ proptest! {
             let _ = jwk.to_rsa();
             #[cfg(feature = "ed25519")]
             let _ = jwk.to_ed25519();
+        }
+    }
+
+    #[test]
+    fn fast_base64url_check_agrees_with_base64ct(s in "[A-Za-z0-9_\\-+/= .]{0,12}") {
+        let ours = is_canonical_b64url(&s);
+        let theirs = Base64UrlUnpadded::decode_vec(&s);
+        prop_assert_eq!(ours, theirs.is_ok(), "{:?}", s);
+        if let Ok(bytes) = theirs {
+            let b = B64::new(&s).unwrap();
+            prop_assert_eq!(b.decoded_len(), bytes.len());
+            let mut buf = [0u8; 16];
+            prop_assert_eq!(b.decode_into(&mut buf).unwrap(), &bytes[..]);
+            prop_assert_eq!(Base64UrlUnpadded::encode_string(&bytes), s);
         }
     }
 }
