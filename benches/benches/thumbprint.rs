@@ -18,9 +18,15 @@ fn thumbprint(c: &mut Criterion) {
         b.iter(|| Jwk::parse(black_box(P256_JWK)).unwrap().thumbprint())
     });
     let jwk = Jwk::parse(P256_JWK).unwrap();
-    g.bench_function("p256_thumbprint_only", |b| b.iter(|| black_box(&jwk).thumbprint()));
-    g.bench_function("p256_parse_only", |b| b.iter(|| Jwk::parse(black_box(P256_JWK)).unwrap()));
-    g.bench_function("json_object_parse_only", |b| b.iter(|| Object::parse(black_box(P256_JWK)).unwrap().len()));
+    g.bench_function("p256_thumbprint_only", |b| {
+        b.iter(|| black_box(&jwk).thumbprint())
+    });
+    g.bench_function("p256_parse_only", |b| {
+        b.iter(|| Jwk::parse(black_box(P256_JWK)).unwrap())
+    });
+    g.bench_function("json_object_parse_only", |b| {
+        b.iter(|| Object::parse(black_box(P256_JWK)).unwrap().len())
+    });
     let mut canonical = String::new();
     jwk.write_thumbprint_input(&mut canonical).unwrap();
     g.bench_function("floor_sha256_of_canonical_json", |b| {

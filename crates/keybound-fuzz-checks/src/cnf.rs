@@ -7,17 +7,28 @@ pub const CHECKS: &[(&str, crate::Check)] = &[("cnf_parse", cnf_parse)];
 
 /// No panic; a parsed claim survives `write_json` → `parse`; the strict policy accepts a
 /// subset of what the lenient one does; thumbprint text that decodes is canonical.
+///
+/// # Panics
+///
+/// When an invariant above does not hold: that is the finding.
 pub fn cnf_parse(data: &[u8]) {
-    if let Ok(s) = core::str::from_utf8(data) {
-        if let Ok(tp) = JwkThumbprint::from_b64(s) {
-            assert_eq!(tp.to_string(), s, "accepted non-canonical thumbprint text");
-            assert_eq!(CertThumbprint::from_b64(s).map(|c| *c.as_bytes()), Ok(*tp.as_bytes()));
-        }
+    if let Ok(s) = core::str::from_utf8(data)
+        && let Ok(tp) = JwkThumbprint::from_b64(s)
+    {
+        assert_eq!(tp.to_string(), s, "accepted non-canonical thumbprint text");
+        assert_eq!(
+            CertThumbprint::from_b64(s).map(|c| *c.as_bytes()),
+            Ok(*tp.as_bytes())
+        );
     }
     let lenient = Confirmation::parse(data);
     let strict = Confirmation::parse_with(data, UnknownMembers::Reject);
     if let Ok(s) = &strict {
-        assert_eq!(lenient.as_ref().ok(), Some(s), "strict accepts what lenient refuses");
+        assert_eq!(
+            lenient.as_ref().ok(),
+            Some(s),
+            "strict accepts what lenient refuses"
+        );
     }
     let Ok(cnf) = lenient else { return };
     let text = cnf.to_json_string();

@@ -46,10 +46,14 @@ fn same(a: Value<'_>, b: Value<'_>) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Number(x), Value::Number(y)) => x.raw() == y.raw(),
         (Value::String(x), Value::String(y)) => x.to_cow() == y.to_cow(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.members().zip(y.members()).all(|((kx, vx), (ky, vy))| kx.to_cow() == ky.to_cow() && same(vx, vy))
+                && x.members()
+                    .zip(y.members())
+                    .all(|((kx, vx), (ky, vy))| kx.to_cow() == ky.to_cow() && same(vx, vy))
         }
         _ => false,
     }
@@ -57,20 +61,39 @@ fn same(a: Value<'_>, b: Value<'_>) -> bool {
 
 /// No panic on any input; whatever parses is UTF-8, its readers agree with its counts, and
 /// it survives a compact re-serialization (unescape, `write_str`, parse) unchanged.
+///
+/// # Panics
+///
+/// When an invariant above does not hold: that is the finding.
 pub fn json_object(data: &[u8]) {
     let Ok(obj) = Object::parse(data) else { return };
-    assert!(core::str::from_utf8(data).is_ok(), "accepted non-UTF-8 input");
+    assert!(
+        core::str::from_utf8(data).is_ok(),
+        "accepted non-UTF-8 input"
+    );
     assert_eq!(obj.members().count(), obj.len());
     for (name, _) in obj.members() {
-        assert!(obj.get(&name.to_cow()).is_some(), "get() misses member {name:?}");
+        assert!(
+            obj.get(&name.to_cow()).is_some(),
+            "get() misses member {name:?}"
+        );
         let mut buf = vec![0u8; name.unescaped_len()];
         assert_eq!(name.unescape_into(&mut buf).unwrap(), name.to_cow());
     }
     let mut text = String::new();
     reserialize(Value::Object(obj), &mut text);
-    assert!(text.len() <= data.len(), "compact form is longer than the input: {text}");
-    let limits = Limits { max_len: usize::MAX, ..Limits::default() };
+    assert!(
+        text.len() <= data.len(),
+        "compact form is longer than the input: {text}"
+    );
+    let limits = Limits {
+        max_len: usize::MAX,
+        ..Limits::default()
+    };
     let again = Object::parse_with(text.as_bytes(), &limits)
         .unwrap_or_else(|e| panic!("re-serialized object does not parse ({e}): {text}"));
-    assert!(same(Value::Object(obj), Value::Object(again)), "round trip changed the value: {text}");
+    assert!(
+        same(Value::Object(obj), Value::Object(again)),
+        "round trip changed the value: {text}"
+    );
 }
