@@ -22,7 +22,10 @@ pub(crate) fn for_each_piece(text: &str, mut f: impl FnMut(&[u8])) -> bool {
 }
 
 /// 6-bit value of each base64url character (RFC 4648 §5), `0xFF` for anything else.
-#[expect(clippy::indexing_slicing, reason = "const-evaluated: an index out of range fails the build")]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "const-evaluated: an index out of range fails the build"
+)]
 const VALUES: [u8; 256] = {
     let mut t = [0xFFu8; 256];
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
