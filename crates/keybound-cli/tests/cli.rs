@@ -692,6 +692,13 @@ fn reason_malformed_for_structure() {
         "invalid_dpop_proof",
         "malformed",
     );
+    // A mistyped file name is read as a proof; the detail says so.
+    let v = rejected(
+        &verify_fig2(&["--now", FIG2_NOW], "proof.txt"),
+        "invalid_dpop_proof",
+        "malformed",
+    );
+    assert!(v["detail"].as_str().unwrap().contains("no file named \"proof.txt\""), "{v}");
     let dup = fig2_with_header(r#"{"typ":"dpop+jwt","typ":"dpop+jwt","alg":"ES256"}"#);
     rejected(
         &verify_fig2(&["--now", FIG2_NOW], &dup),

@@ -165,6 +165,8 @@ pub(crate) struct Check<'a> {
     pub(crate) jkt: Option<JwkThumbprint>,
     pub(crate) nonce: Option<&'a str>,
     pub(crate) profile: DpopProfile,
+    /// The proof was given as a command-line argument (not a file or stdin).
+    pub(crate) inline: bool,
 }
 
 /// Parses `--jkt`: a base64url thumbprint or an RFC 9278 thumbprint URI.
@@ -346,6 +348,16 @@ fn detail(c: &Check<'_>, err: &DpopError) -> String {
             "jti {} was already used by an earlier proof with the same key; every request needs a fresh proof",
             claims.as_ref().map_or_else(|| "?".to_owned(), |cl| quoted(&cl.jti))
         ),
+        DpopError::Segments => {
+            let count = c.proof.split('.').count();
+            let mut d = format!(
+                "proof is not a compact JWS: {count} segment(s) separated by '.', 3 expected"
+            );
+            if c.inline && c.proof.len() <= 256 {
+                let _ = write!(d, "; no file named {} exists either", quoted(c.proof));
+            }
+            d
+        }
         other => other.to_string(),
     }
 }
@@ -382,6 +394,9 @@ pub(crate) fn verify(args: &VerifyArgs<'_>) -> Result<u8, CliError> {
         jkt,
         nonce: args.nonce,
         profile,
+        inline: args
+            .proof
+            .is_some_and(|a| a != "-" && !std::path::Path::new(a).is_file()),
     };
     let result = run_check(&check, None);
     crate::emit(&render(&check, &result))?;
@@ -489,6 +504,7 @@ fn batch_line(line: &str, store: &BatchReplayStore) -> Result<(String, bool), St
         jkt,
         nonce: field_str(obj, "nonce", false)?,
         profile,
+        inline: false,
     };
     let result = run_check(&check, Some(store));
     Ok((render(&check, &result), result.is_ok()))
