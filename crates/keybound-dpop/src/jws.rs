@@ -96,6 +96,7 @@ pub(crate) fn b64_decode_into<'o>(
             (acc << 6) | (x & 0x3f)
         })
     };
+    // 0xff (table) and 0x100 (unreachable fallback) both exceed 63.
     for (s, d) in (&mut src).zip(&mut dst) {
         let [_, b0, b1, b2] = sextets(s).to_be_bytes();
         d.copy_from_slice(&[b0, b1, b2]);
@@ -123,16 +124,28 @@ pub(crate) fn b64_decode_into<'o>(
 
 /// The 6-bit value of a base64url character, or 0x100 (a bit no valid value has).
 #[inline]
-const fn b64_value(c: u8) -> u32 {
-    (match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' => 62,
-        b'_' => 63,
-        _ => return 0x100,
-    }) as u32
+fn b64_value(c: u8) -> u32 {
+    B64_TABLE.get(usize::from(c)).copied().map_or(0x100, u32::from)
 }
+
+/// Base64url alphabet values; 0xff marks characters outside it (0xff > 63 trips the check).
+#[expect(clippy::indexing_slicing, reason = "const-evaluated: a u8 index into 256 entries")]
+static B64_TABLE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0u8;
+    while i < 64 {
+        let c = match i {
+            0..=25 => b'A' + i,
+            26..=51 => b'a' + (i - 26),
+            52..=61 => b'0' + (i - 52),
+            62 => b'-',
+            _ => b'_',
+        };
+        t[c as usize] = i;
+        i += 1;
+    }
+    t
+};
 
 #[cfg(feature = "alloc")]
 pub use decoded::*;
