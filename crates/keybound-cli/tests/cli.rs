@@ -698,7 +698,13 @@ fn reason_malformed_for_structure() {
         "invalid_dpop_proof",
         "malformed",
     );
-    assert!(v["detail"].as_str().unwrap().contains("no file named \"proof.txt\""), "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no file named \"proof.txt\""),
+        "{v}"
+    );
     let dup = fig2_with_header(r#"{"typ":"dpop+jwt","typ":"dpop+jwt","alg":"ES256"}"#);
     rejected(
         &verify_fig2(&["--now", FIG2_NOW], &dup),
@@ -711,27 +717,31 @@ fn reason_malformed_for_structure() {
 fn reason_typ_alg_jwk_from_header() {
     let jwk = r#"{"kty":"EC","x":"l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs","y":"9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA","crv":"P-256"}"#;
     let cases = [
-        (format!(r#"{{"typ":"JWT","alg":"ES256","jwk":{jwk}}}"#), "typ"),
-        (format!(r#"{{"alg":"ES256","jwk":{jwk}}}"#), "typ"),
-        (format!(r#"{{"typ":"dpop+jwt","alg":"none","jwk":{jwk}}}"#), "alg"),
-        (format!(r#"{{"typ":"dpop+jwt","alg":"HS256","jwk":{jwk}}}"#), "alg"),
-        (r#"{"typ":"dpop+jwt","alg":"ES256"}"#.to_owned(), "jwk"),
+        (format!(r#"{{"typ":"JWT","alg":"ES256","jwk":{jwk}}}"#), "typ", "dpop+jwt"),
+        (format!(r#"{{"alg":"ES256","jwk":{jwk}}}"#), "typ", "typ"),
+        (format!(r#"{{"typ":"dpop+jwt","alg":"none","jwk":{jwk}}}"#), "alg", "\"none\""),
+        (format!(r#"{{"typ":"dpop+jwt","alg":"HS256","jwk":{jwk}}}"#), "alg", "\"HS256\""),
+        (r#"{"typ":"dpop+jwt","alg":"ES256"}"#.to_owned(), "jwk", "jwk"),
         (
             r#"{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}"#.to_owned(),
             "jwk",
+            r#"needs kty "EC" crv "P-256""#,
         ),
         (
             r#"{"typ":"dpop+jwt","alg":"EdDSA","jwk":{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}"#.to_owned(),
             "jwk",
+            r#"private member "d""#,
         ),
     ];
-    for (header, reason) in cases {
+    for (header, reason, needle) in cases {
         let proof = fig2_with_header(&header);
-        rejected(
+        let v = rejected(
             &verify_fig2(&["--now", FIG2_NOW], &proof),
             "invalid_dpop_proof",
             reason,
         );
+        let detail = v["detail"].as_str().unwrap();
+        assert!(detail.contains(needle), "{header}: {detail}");
     }
 }
 

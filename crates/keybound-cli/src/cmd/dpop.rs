@@ -9,8 +9,8 @@ use keybound::dpop::htu::normalize_htu;
 use keybound::dpop::nonce::FixedNonce;
 use keybound::dpop::replay::{ReplayError, ReplayKey, ReplayStore};
 use keybound::dpop::{
-    DecodedProof, DefaultVerifier, DpopError, Policy, ProofParams, Request, SigningKey, Verified,
-    ath_string, check_proof,
+    DecodedProof, DefaultVerifier, DpopError, KeyKind, Policy, ProofParams, Request, SigningKey,
+    Verified, ath_string, check_proof,
 };
 use keybound::jwk::JwkThumbprint;
 
@@ -275,6 +275,40 @@ fn detail(c: &Check<'_>, err: &DpopError) -> String {
             "alg {alg} is not allowed by profile {profile} (allowed: {})",
             alg_names(&policy)
         ),
+        DpopError::KeyAlgMismatch { alg } => {
+            let jwk = header.and_then(|h| h.get("jwk")).and_then(|v| v.as_object());
+            let member = |name: &str| {
+                jwk.and_then(|o| o.get(name))
+                    .and_then(|v| v.as_str())
+                    .map(|s| s.to_cow().into_owned())
+            };
+            let have = match (member("kty"), member("crv")) {
+                (Some(kty), Some(crv)) => format!("kty {} crv {}", quoted(&kty), quoted(&crv)),
+                (Some(kty), None) => format!("kty {}", quoted(&kty)),
+                _ => "a key of unknown type".to_owned(),
+            };
+            let needs = match alg.key_kind() {
+                KeyKind::EcP256 => "kty \"EC\" crv \"P-256\"",
+                KeyKind::EcP384 => "kty \"EC\" crv \"P-384\"",
+                KeyKind::Rsa => "kty \"RSA\"",
+                KeyKind::Ed25519 => "kty \"OKP\" crv \"Ed25519\"",
+                _ => "another key type",
+            };
+            format!("jwk header is {have}, but alg {alg} needs {needs}")
+        }
+        DpopError::PrivateJwk => {
+            let member = header
+                .and_then(|h| h.get("jwk"))
+                .and_then(|v| v.as_object())
+                .and_then(|o| keybound::jwk::Jwk::from_object(o).ok())
+                .and_then(|j| j.private_member());
+            match member {
+                Some(m) => format!(
+                    "jwk header carries the private member \"{m}\": a proof must embed only the public key (the client leaked its private key)"
+                ),
+                None => err.to_string(),
+            }
+        }
         DpopError::BadSignature => {
             "signature does not verify with the public key in the jwk header: the proof was altered or signed with another key".to_owned()
         }
