@@ -1050,12 +1050,13 @@ fn demo_every_scenario_matches() {
         .unwrap();
     let out = stdout(&o);
     assert_eq!(code(&o), 0, "stdout:\n{out}\nstderr:\n{}", stderr(&o));
-    assert!(out.contains("all 10 scenarios matched"), "{out}");
+    assert!(out.contains("all 11 scenarios matched"), "{out}");
     assert!(!out.contains("UNEXPECTED"), "{out}");
     for scenario in [
         "legitimate DPoP call",
         "stolen DPoP token sent as Bearer",
         "thief's own DPoP key",
+        "forged token",
         "replayed",
         "nonce required",
         "client's certificate",

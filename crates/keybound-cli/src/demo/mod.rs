@@ -231,7 +231,7 @@ fn play(
     (outcome, response)
 }
 
-const TOTAL: usize = 10;
+const TOTAL: usize = 11;
 
 fn scenarios(
     client: &Client,
@@ -352,7 +352,21 @@ fn scenarios(
         Expect::ok(),
         retry,
     );
-    // 8-10. Certificate-bound token: the right certificate, another one, none.
+    // 8. The thief mints a token of their own, bound to their key, with another AS key.
+    let forger = AuthorizationServer::new(&client.origin)?;
+    let forged = forger.mint("client-app", Bind::Dpop(mallory.thumbprint()), now)?;
+    let forged_auth = format!("DPoP {forged}");
+    let forged_proof = proof(&mallory, &resource, &forged, None)?;
+    step(
+        "forged token bound to the thief's key",
+        Expect::rejected(401, "invalid_token"),
+        client.get(
+            Tls::Anonymous,
+            RESOURCE,
+            &[("Authorization", &forged_auth), ("DPoP", &forged_proof)],
+        ),
+    );
+    // 9-11. Certificate-bound token: the right certificate, another one, none.
     step(
         "certificate-bound token, client's certificate",
         Expect::ok(),

@@ -27,21 +27,17 @@ pub(crate) const NONCE_RESOURCE: &str = "/nonce-resource";
 pub(crate) const VERIFY_TIME_HEADER: &str = "X-Verify-Micros";
 
 /// What the request handler needs: the public origin, the token issuer it trusts, and the
-/// shared state of the two resource-server configurations (replay stores, nonce secret).
-///
-/// A [`ResourceServer`] is built per request from this state: it borrows its policy's nonce
-/// source as `&dyn NonceSource` (not `Sync`), so it cannot be shared across threads, while
-/// the replay stores (the only state that must be shared) are behind `Arc`s.
+/// two resource servers (RFC 9449 defaults; the second one also requires server nonces).
+/// Both are shared by every connection thread.
 pub(crate) struct State {
     origin: String,
     authz: Arc<AuthorizationServer>,
-    replay: Arc<MemoryReplayStore>,
-    replay_nonce: Arc<MemoryReplayStore>,
-    nonce_secret: [u8; 32],
+    plain: ResourceServer<'static>,
+    with_nonce: ResourceServer<'static>,
 }
 
 impl State {
-    /// RFC 9449 defaults; one replay store per resource; nonces from a random HMAC secret.
+    /// One bounded replay store per resource; nonces from a random HMAC secret.
     pub(crate) fn new(origin: String, authz: Arc<AuthorizationServer>) -> Self {
         let mut nonce_secret = [0u8; 32];
         // Without OS randomness the secret stays zero: nonces still work, only predictably.
@@ -49,20 +45,19 @@ impl State {
         State {
             origin,
             authz,
-            replay: Arc::new(MemoryReplayStore::new(4096)),
-            replay_nonce: Arc::new(MemoryReplayStore::new(4096)),
-            nonce_secret,
+            plain: ResourceServer::new(RsConfig::new(MemoryReplayStore::new(4096))),
+            with_nonce: ResourceServer::new(
+                RsConfig::new(MemoryReplayStore::new(4096))
+                    .with_nonce(HmacNonceSource::new(nonce_secret, 60)),
+            ),
         }
     }
 
     /// The resource server for `path`, if it is a protected resource.
-    fn resource_server(&self, path: &str) -> Option<ResourceServer<'static>> {
+    fn resource_server(&self, path: &str) -> Option<&ResourceServer<'static>> {
         match path {
-            RESOURCE => Some(ResourceServer::new(RsConfig::new(Arc::clone(&self.replay)))),
-            NONCE_RESOURCE => Some(ResourceServer::new(
-                RsConfig::new(Arc::clone(&self.replay_nonce))
-                    .with_nonce(HmacNonceSource::new(self.nonce_secret, 60)),
-            )),
+            RESOURCE => Some(&self.plain),
+            NONCE_RESOURCE => Some(&self.with_nonce),
             _ => None,
         }
     }
@@ -77,7 +72,7 @@ impl State {
                 ..Response::default()
             };
         };
-        let mut response = self.verify(&rs, req, peer_cert);
+        let mut response = self.verify(rs, req, peer_cert);
         response.headers.push((
             VERIFY_TIME_HEADER.to_owned(),
             start.elapsed().as_micros().to_string(),
@@ -105,7 +100,10 @@ impl State {
         // 2. The token itself (the host's job: signature, issuer, audience, expiry) -> cnf.
         let (sub, cnf) = match self.authz.validate(creds.token, now) {
             Ok(v) => v,
-            Err(msg) => return invalid_token(&msg),
+            Err(why) => {
+                let rej = rs.reject_invalid_token(creds.scheme);
+                return rejection_with_detail(&rej, &why);
+            }
         };
         // 3. Sender constraint: DPoP proof and/or client certificate against cnf.
         match rs.verify(&rs_req, &cnf, now) {
@@ -132,6 +130,11 @@ impl State {
 }
 
 fn rejection(rej: &Rejection) -> Response {
+    rejection_with_detail(rej, &rej.description())
+}
+
+/// The response for `rej`: its status, challenges and nonce; `detail` in the JSON body.
+fn rejection_with_detail(rej: &Rejection, detail: &str) -> Response {
     let mut headers: Vec<(String, String)> = rej
         .www_authenticate()
         .iter()
@@ -146,26 +149,7 @@ fn rejection(rej: &Rejection) -> Response {
         body: ObjectWriter::new()
             .opt_str("error", rej.error())
             .str("reason", rej.reason())
-            .str("detail", &rej.description())
-            .finish(),
-    }
-}
-
-fn invalid_token(msg: &str) -> Response {
-    let safe: String = msg
-        .chars()
-        .map(|c| if c == '"' || c == '\\' { '\'' } else { c })
-        .collect();
-    Response {
-        status: 401,
-        headers: vec![(
-            "WWW-Authenticate".to_owned(),
-            format!("Bearer error=\"invalid_token\", error_description=\"{safe}\""),
-        )],
-        body: ObjectWriter::new()
-            .str("error", "invalid_token")
-            .str("reason", "token")
-            .str("detail", msg)
+            .str("detail", detail)
             .finish(),
     }
 }
