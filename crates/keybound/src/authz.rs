@@ -416,6 +416,39 @@ impl PendingToken {
     }
 }
 
+/// A PAR request that passed the stateless checks; authenticate the client, then
+/// [`PendingPar::commit`].
+#[derive(Clone, Debug)]
+#[must_use = "the proof's jti must be committed to the replay store"]
+pub struct PendingPar {
+    explicit: Option<JwkThumbprint>,
+    proof: Option<CheckedProof>,
+}
+
+impl PendingPar {
+    /// The key the authorization code will be bound to, if any.
+    pub fn jkt(&self) -> Option<&JwkThumbprint> {
+        self.proof
+            .as_ref()
+            .map(CheckedProof::jkt)
+            .or(self.explicit.as_ref())
+    }
+
+    /// Records the proof's `jti` (RFC 9449 §11.1) and returns the code's key.
+    pub fn commit(
+        self,
+        server: &AuthorizationServer<'_>,
+    ) -> Result<Option<JwkThumbprint>, AsRejection> {
+        match self.proof {
+            Some(p) => p
+                .commit(&*server.config.replay)
+                .map(|v| Some(v.jkt))
+                .map_err(|e| AsRejection::new(AsError::Dpop(e), None)),
+            None => Ok(self.explicit),
+        }
+    }
+}
+
 /// Authorization-server settings.
 #[must_use]
 pub struct AsConfig<'a> {
@@ -595,6 +628,7 @@ impl<'a> AuthorizationServer<'a> {
     /// At the PAR endpoint (RFC 9449 §10.1): the key to bind the authorization code to, from
     /// the `dpop_jkt` parameter, the request's own DPoP proof, or both (which must match).
     /// The proof is fully validated, replay included. `Ok(None)`: no binding requested.
+    /// [`AuthorizationServer::check_par`] splits this in two around client authentication.
     pub fn par_binding(
         &self,
         method: &str,
@@ -603,18 +637,33 @@ impl<'a> AuthorizationServer<'a> {
         dpop_jkt: Option<&str>,
         now: u64,
     ) -> Result<Option<JwkThumbprint>, AsRejection> {
+        self.check_par(method, uri, dpop, dpop_jkt, now)?
+            .commit(self)
+    }
+
+    /// PAR, phase one (stateless): `dpop_jkt` syntax and the proof's checks, the proof key
+    /// required to equal `dpop_jkt` when both are sent (RFC 9449 §10.1). Authenticate the
+    /// client, then [`PendingPar::commit`].
+    pub fn check_par(
+        &self,
+        method: &str,
+        uri: &str,
+        dpop: &[&[u8]],
+        dpop_jkt: Option<&str>,
+        now: u64,
+    ) -> Result<PendingPar, AsRejection> {
         let explicit = dpop_jkt.map(parse_dpop_jkt).transpose()?;
         if dpop.is_empty() {
-            return Ok(explicit);
+            return Ok(PendingPar {
+                explicit,
+                proof: None,
+            });
         }
         if !self.config.accept_dpop {
             return Err(AsRejection::new(AsError::DpopNotSupported, None));
         }
-        let checked = self.check_proof(method, uri, dpop, explicit, now)?;
-        let verified = checked
-            .commit(&*self.config.replay)
-            .map_err(|e| self.dpop_rejection(e, now))?;
-        Ok(Some(verified.jkt))
+        let proof = Some(self.check_proof(method, uri, dpop, explicit, now)?);
+        Ok(PendingPar { explicit, proof })
     }
 
     /// At the authorization endpoint without PAR (RFC 9449 §10): the code's key from the

@@ -469,3 +469,24 @@ fn client_registered_for_dpop_bound_tokens_must_send_a_proof() {
     let ok = server.token_binding(&req.with_dpop(dpop), NOW).unwrap();
     assert_eq!(ok.token_type(), TokenType::Dpop);
 }
+
+#[test]
+fn par_in_two_phases_commits_only_after_client_authentication() {
+    let server = server();
+    let client = key(Algorithm::Es256);
+    let p = proof(&client, PAR);
+    let pending = server
+        .check_par("POST", PAR, &[p.as_bytes()], None, NOW)
+        .unwrap();
+    assert_eq!(pending.jkt(), Some(&client.thumbprint()));
+    // Client authentication failed: nothing committed, the same proof still passes phase one.
+    drop(pending);
+    let pending = server
+        .check_par("POST", PAR, &[p.as_bytes()], None, NOW)
+        .unwrap();
+    assert_eq!(pending.commit(&server).unwrap(), Some(client.thumbprint()));
+    let again = server
+        .check_par("POST", PAR, &[p.as_bytes()], None, NOW)
+        .unwrap();
+    assert_eq!(again.commit(&server).unwrap_err().reason(), "replay");
+}
