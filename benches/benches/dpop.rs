@@ -5,15 +5,20 @@
 //! iat, ath, thumbprint) and `bare` verifies the same signature over the same bytes with a key
 //! built from the same coordinates (`bare_prebuilt` skips the key import). The ring rows do the
 //! same with `RingVerifier` and bare *ring*.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use keybound_dpop::{
-    Algorithm, DecodedProof, Policy, ProofParams, Request, RingVerifier, RustCryptoVerifier, SignatureVerifier,
-    SigningKey, check_proof,
+    Algorithm, DecodedProof, Policy, ProofParams, Request, RingVerifier, RustCryptoVerifier,
+    SignatureVerifier, SigningKey, check_proof,
 };
 use keybound_jwk::PublicParams;
 
@@ -76,13 +81,18 @@ fn bench_es256(c: &mut Criterion) {
             vk.verify(black_box(&f.msg), &sig).unwrap();
         })
     });
-    g.bench_function("bare_prebuilt", |b| b.iter(|| vk.verify(black_box(&f.msg), &sig).unwrap()));
+    g.bench_function("bare_prebuilt", |b| {
+        b.iter(|| vk.verify(black_box(&f.msg), &sig).unwrap())
+    });
     g.bench_function("ring_full", |b| b.iter(|| full(&f, &RingVerifier)));
     g.bench_function("ring_bare", |b| {
         b.iter(|| {
-            ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, black_box(&point))
-                .verify(black_box(&f.msg), black_box(&f.sig))
-                .unwrap()
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                black_box(&point),
+            )
+            .verify(black_box(&f.msg), black_box(&f.sig))
+            .unwrap()
         })
     });
     g.bench_function("decode_only", |b| {
@@ -110,7 +120,9 @@ fn bench_eddsa(c: &mut Criterion) {
             vk.verify(black_box(&f.msg), &sig).unwrap();
         })
     });
-    g.bench_function("bare_prebuilt", |b| b.iter(|| vk.verify(black_box(&f.msg), &sig).unwrap()));
+    g.bench_function("bare_prebuilt", |b| {
+        b.iter(|| vk.verify(black_box(&f.msg), &sig).unwrap())
+    });
     g.bench_function("ring_full", |b| b.iter(|| full(&f, &RingVerifier)));
     g.bench_function("ring_bare", |b| {
         b.iter(|| {
@@ -127,8 +139,11 @@ fn bench_ps256(c: &mut Criterion) {
     let f = fixture(Algorithm::Ps256);
     let (n, e) = coords(&f.jwk);
     let make = |n: &[u8], e: &[u8]| {
-        rsa::PublicKey::new(rsa::BoxedUint::from_be_slice_vartime(n), rsa::BoxedUint::from_be_slice_vartime(e))
-            .unwrap()
+        rsa::PublicKey::new(
+            rsa::BoxedUint::from_be_slice_vartime(n),
+            rsa::BoxedUint::from_be_slice_vartime(e),
+        )
+        .unwrap()
     };
     let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new(make(&n, &e));
     let sig = rsa::pss::Signature::try_from(f.sig.as_slice()).unwrap();
@@ -136,18 +151,28 @@ fn bench_ps256(c: &mut Criterion) {
     g.bench_function("full", |b| b.iter(|| full(&f, &RustCryptoVerifier)));
     g.bench_function("bare", |b| {
         b.iter(|| {
-            let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new(make(black_box(&n), black_box(&e)));
+            let vk =
+                rsa::pss::VerifyingKey::<sha2::Sha256>::new(make(black_box(&n), black_box(&e)));
             let sig = rsa::pss::Signature::try_from(black_box(f.sig.as_slice())).unwrap();
             vk.verify(black_box(&f.msg), &sig).unwrap();
         })
     });
-    g.bench_function("bare_prebuilt", |b| b.iter(|| vk.verify(black_box(&f.msg), &sig).unwrap()));
+    g.bench_function("bare_prebuilt", |b| {
+        b.iter(|| vk.verify(black_box(&f.msg), &sig).unwrap())
+    });
     g.bench_function("ring_full", |b| b.iter(|| full(&f, &RingVerifier)));
     g.bench_function("ring_bare", |b| {
         b.iter(|| {
-            ring::signature::RsaPublicKeyComponents { n: black_box(&n), e: black_box(&e) }
-                .verify(&ring::signature::RSA_PSS_2048_8192_SHA256, black_box(&f.msg), black_box(&f.sig))
-                .unwrap()
+            ring::signature::RsaPublicKeyComponents {
+                n: black_box(&n),
+                e: black_box(&e),
+            }
+            .verify(
+                &ring::signature::RSA_PSS_2048_8192_SHA256,
+                black_box(&f.msg),
+                black_box(&f.sig),
+            )
+            .unwrap()
         })
     });
     g.finish();
@@ -174,20 +199,167 @@ impl SignatureVerifier for NullVerifier {
 fn bench_overhead(c: &mut Criterion) {
     let f = fixture(Algorithm::Es256);
     let mut g = c.benchmark_group("overhead_ES256");
-    g.bench_function("checks_without_signature", |b| b.iter(|| full(&f, &NullVerifier)));
-    g.bench_function("decode", |b| b.iter(|| black_box(DecodedProof::decode(black_box(&f.proof)).unwrap())));
+    g.bench_function("checks_without_signature", |b| {
+        b.iter(|| full(&f, &NullVerifier))
+    });
+    g.bench_function("decode", |b| {
+        b.iter(|| black_box(DecodedProof::decode(black_box(&f.proof)).unwrap()))
+    });
     let d = DecodedProof::decode(&f.proof).unwrap();
-    g.bench_function("header_json", |b| b.iter(|| black_box(d.header_object().unwrap())));
-    g.bench_function("payload_json", |b| b.iter(|| black_box(d.payload_object().unwrap())));
-    g.bench_function("typed_header", |b| b.iter(|| black_box(d.header().unwrap())));
-    g.bench_function("typed_claims", |b| b.iter(|| black_box(d.claims().unwrap())));
+    g.bench_function("header_json", |b| {
+        b.iter(|| black_box(d.header_object().unwrap()))
+    });
+    g.bench_function("payload_json", |b| {
+        b.iter(|| black_box(d.payload_object().unwrap()))
+    });
+    g.bench_function("typed_header", |b| {
+        b.iter(|| black_box(d.header().unwrap()))
+    });
+    g.bench_function("typed_claims", |b| {
+        b.iter(|| black_box(d.claims().unwrap()))
+    });
     let h = d.header().unwrap();
     g.bench_function("thumbprint", |b| b.iter(|| black_box(h.jwk().thumbprint())));
     g.bench_function("htu_matches", |b| {
-        b.iter(|| black_box(keybound_dpop::htu::htu_matches(black_box(HTU), black_box(HTU)).unwrap()))
+        b.iter(|| {
+            black_box(keybound_dpop::htu::htu_matches(black_box(HTU), black_box(HTU)).unwrap())
+        })
     });
-    g.bench_function("ath_matches", |b| b.iter(|| black_box(keybound_dpop::ath_matches(black_box("x"), TOKEN))));
+    g.bench_function("ath_matches", |b| {
+        b.iter(|| black_box(keybound_dpop::ath_matches(black_box("x"), TOKEN)))
+    });
     g.finish();
+}
+
+/// Interleaved A/B timing, robust to a loaded machine: per round, `n` runs of `full` then `n`
+/// of `bare` (order alternating); the median of the per-round ratios is reported.
+fn interleaved(name: &str, n: u32, rounds: usize, mut full: impl FnMut(), mut bare: impl FnMut()) {
+    use std::time::Instant;
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        t.elapsed().as_secs_f64() / f64::from(n)
+    };
+    let (mut ratios, mut fulls, mut bares) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let (a, b) = if r % 2 == 0 {
+            let a = time(&mut full);
+            (a, time(&mut bare))
+        } else {
+            let b = time(&mut bare);
+            (time(&mut full), b)
+        };
+        ratios.push(a / b);
+        fulls.push(a);
+        bares.push(b);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "ratio {name:<28} full {:>9.2} µs  bare {:>9.2} µs  median ratio {:.3}",
+        med(&mut fulls) * 1e6,
+        med(&mut bares) * 1e6,
+        med(&mut ratios)
+    );
+}
+
+/// The headline numbers: full validation / bare verification of the same bytes.
+fn ratios() {
+    use ed25519_dalek::Verifier as _;
+    let es = fixture(Algorithm::Es256);
+    let (x, y) = coords(&es.jwk);
+    let point: Vec<u8> = [vec![4u8], x, y].concat();
+    interleaved(
+        "ES256 rustcrypto",
+        20,
+        41,
+        || full(&es, &RustCryptoVerifier),
+        || {
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(black_box(&point)).unwrap();
+            let sig = p256::ecdsa::Signature::from_slice(black_box(&es.sig)).unwrap();
+            vk.verify(black_box(&es.msg), &sig).unwrap();
+        },
+    );
+    interleaved(
+        "ES256 ring",
+        50,
+        41,
+        || full(&es, &RingVerifier),
+        || {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                black_box(&point),
+            )
+            .verify(black_box(&es.msg), black_box(&es.sig))
+            .unwrap()
+        },
+    );
+    let ed = fixture(Algorithm::EdDsa);
+    let (x, _) = coords(&ed.jwk);
+    let xa: [u8; 32] = x.clone().try_into().unwrap();
+    interleaved(
+        "EdDSA rustcrypto",
+        100,
+        41,
+        || full(&ed, &RustCryptoVerifier),
+        || {
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(black_box(&xa)).unwrap();
+            let sig = ed25519_dalek::Signature::from_slice(black_box(&ed.sig)).unwrap();
+            vk.verify(black_box(&ed.msg), &sig).unwrap();
+        },
+    );
+    interleaved(
+        "EdDSA ring",
+        100,
+        41,
+        || full(&ed, &RingVerifier),
+        || {
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, black_box(&x))
+                .verify(black_box(&ed.msg), black_box(&ed.sig))
+                .unwrap()
+        },
+    );
+    let ps = fixture(Algorithm::Ps256);
+    let (n, e) = coords(&ps.jwk);
+    interleaved(
+        "PS256 rustcrypto",
+        50,
+        41,
+        || full(&ps, &RustCryptoVerifier),
+        || {
+            use rsa::signature::Verifier as _;
+            let pk = rsa::PublicKey::new(
+                rsa::BoxedUint::from_be_slice_vartime(black_box(&n)),
+                rsa::BoxedUint::from_be_slice_vartime(black_box(&e)),
+            )
+            .unwrap();
+            let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new(pk);
+            let sig = rsa::pss::Signature::try_from(black_box(ps.sig.as_slice())).unwrap();
+            vk.verify(black_box(&ps.msg), &sig).unwrap();
+        },
+    );
+    interleaved(
+        "PS256 ring",
+        100,
+        41,
+        || full(&ps, &RingVerifier),
+        || {
+            ring::signature::RsaPublicKeyComponents {
+                n: black_box(&n),
+                e: black_box(&e),
+            }
+            .verify(
+                &ring::signature::RSA_PSS_2048_8192_SHA256,
+                black_box(&ps.msg),
+                black_box(&ps.sig),
+            )
+            .unwrap()
+        },
+    );
 }
 
 criterion_group! {
@@ -195,4 +367,13 @@ criterion_group! {
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
     targets = bench_overhead, bench_es256, bench_eddsa, bench_ps256
 }
-criterion_main!(benches);
+fn main() {
+    // `cargo bench --bench dpop -- ratios` prints only the interleaved ratios.
+    if std::env::args().any(|a| a == "ratios") {
+        ratios();
+        return;
+    }
+    benches();
+    ratios();
+    Criterion::default().configure_from_args().final_summary();
+}
