@@ -1,4 +1,4 @@
-//! Adapter for the [`http`](::http) crate's types (feature `http`): build an
+//! Adapter for the `http` crate's types (feature `http`): build an
 //! [`RsRequest`] from a request's parts, and turn a [`Rejection`] or [`AsRejection`] into
 //! a response.
 //!

@@ -3,7 +3,7 @@
 //!
 //! The host validates the access token itself (JWT signature, expiry, audience, or an
 //! introspection response) and hands over its `cnf` claim as a
-//! [`Confirmation`](keybound_cnf::Confirmation); this module decides whether the *request*
+//! [`Confirmation`]; this module decides whether the *request*
 //! may use that token. Typical flow:
 //!
 //! 1. [`ResourceServer::credentials`]: scheme and token from `Authorization` (look the token
