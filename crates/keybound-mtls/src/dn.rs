@@ -347,8 +347,23 @@ fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
     .flat_map(char::to_lowercase)
 }
 
+/// [`folded`] for ASCII text, byte by byte (the common case, several times faster).
+fn folded_ascii(s: &str) -> impl Iterator<Item = u8> + '_ {
+    let mut words = s.split_ascii_whitespace().peekable();
+    core::iter::from_fn(move || {
+        let w = words.next()?;
+        let sep = words.peek().is_some();
+        Some(w.bytes().chain(sep.then_some(b' ')))
+    })
+    .flatten()
+    .map(|b| b.to_ascii_lowercase())
+}
+
 fn values_match(a: &Value, b: &Value) -> bool {
     match (a, b) {
+        (Value::Text(x), Value::Text(y)) if x.is_ascii() && y.is_ascii() => {
+            folded_ascii(x).eq(folded_ascii(y))
+        }
         (Value::Text(x), Value::Text(y)) => folded(x).eq(folded(y)),
         (Value::Encoded(x), Value::Encoded(y)) => x == y,
         _ => false,

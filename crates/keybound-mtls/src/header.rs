@@ -72,7 +72,7 @@ impl CertFormat {
     /// DER starts with 0x30, PEM with `-----BEGIN`, RFC 9440 with `:`, nginx with `-----BEGIN%20`
     /// or `%2D`, XFCC with one of its keys and `=`; anything else is taken as base64.
     pub fn detect(value: &[u8]) -> Self {
-        let v = trim_ows(value);
+        let v = value.trim_ascii();
         if v.first() == Some(&0x30) {
             return Self::Der;
         }
