@@ -948,3 +948,48 @@ fn sub_be(a: &[u8], b: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn a_4096_bit_rsa_proof_with_ath_and_nonce_fits_the_size_cap() {
+    let mut n = vec![0xc5u8; 512];
+    n[511] |= 1;
+    let jwk = format!(r#"{{"kty":"RSA","n":"{}","e":"AQAB"}}"#, b64(&n));
+    let header = format!(
+        r#"{{"typ":"dpop+jwt","alg":"PS256","jwk":{jwk},"kid":"a-long-key-identifier-0123456789"}}"#
+    );
+    let nonce = "N".repeat(200);
+    let params = ProofParams::new(HTM, HTU, NOW)
+        .with_access_token("token")
+        .with_nonce(&nonce);
+    let payload = payload_json(&params, &"j".repeat(64)).unwrap();
+    let proof = format!(
+        "{}.{}.{}",
+        b64(header.as_bytes()),
+        b64(payload.as_bytes()),
+        b64(&[7u8; 512])
+    );
+    assert!(proof.len() < MAX_PROOF_LEN, "{}", proof.len());
+    // Gets past every size cap and fails only at the (fake) signature.
+    rejects(check(&proof), DpopError::BadSignature, "signature");
+}
+
+#[test]
+fn member_names_are_compared_after_unescaping() {
+    let h = header_with(r#""typ":"dpop+jwt""#, r#""t\u0079p":"dpop+jwt""#);
+    let p = payload(NOW).replacen(r#""htm":"#, r#""\u0068tm":"#, 1);
+    let v = check(&signed(es256(), &h, &p))
+        .unwrap()
+        .into_verified_without_replay_check();
+    assert_eq!(v.alg, Algorithm::Es256);
+    // An escaped duplicate is still a duplicate.
+    let h = header_with(
+        r#""typ":"dpop+jwt","#,
+        r#""typ":"dpop+jwt","t\u0079p":"dpop+jwt","#,
+    );
+    assert_eq!(
+        check(&signed(es256(), &h, &payload(NOW)))
+            .unwrap_err()
+            .reason(),
+        Reason::Malformed
+    );
+}
