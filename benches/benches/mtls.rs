@@ -6,7 +6,12 @@
 //!   and the same for RFC 9440 `Client-Cert`;
 //! - `dn_match`: a registered RFC 4514 DN against an already parsed subject, and the full
 //!   `tls_client_auth` check from DER (x509 parse included).
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 
@@ -32,15 +37,27 @@ fn nginx_header(der: &[u8]) -> String {
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 fn thumbprints(c: &mut Criterion) {
     let mut g = c.benchmark_group("x5t_s256");
-    g.bench_function("sha256_floor", |b| b.iter(|| Sha256::digest(black_box(CERT))));
-    g.bench_function("checked", |b| b.iter(|| CertDer::new(black_box(CERT)).unwrap().thumbprint()));
-    g.bench_function("unchecked", |b| b.iter(|| keybound_mtls::x5t_s256(black_box(CERT))));
+    g.bench_function("sha256_floor", |b| {
+        b.iter(|| Sha256::digest(black_box(CERT)))
+    });
+    g.bench_function("checked", |b| {
+        b.iter(|| CertDer::new(black_box(CERT)).unwrap().thumbprint())
+    });
+    g.bench_function("unchecked", |b| {
+        b.iter(|| keybound_mtls::x5t_s256(black_box(CERT)))
+    });
     g.finish();
 
     let nginx = nginx_header(CERT);
@@ -48,10 +65,18 @@ fn thumbprints(c: &mut Criterion) {
     let mut buf = vec![0u8; nginx.len()];
     let mut g = c.benchmark_group("nginx_decode_x5t");
     g.bench_function("nginx", |b| {
-        b.iter(|| decode_nginx_escaped(black_box(nginx.as_bytes()), &mut buf).unwrap().thumbprint())
+        b.iter(|| {
+            decode_nginx_escaped(black_box(nginx.as_bytes()), &mut buf)
+                .unwrap()
+                .thumbprint()
+        })
     });
     g.bench_function("rfc9440", |b| {
-        b.iter(|| decode_rfc9440_client_cert(black_box(rfc9440.as_bytes()), &mut buf).unwrap().thumbprint())
+        b.iter(|| {
+            decode_rfc9440_client_cert(black_box(rfc9440.as_bytes()), &mut buf)
+                .unwrap()
+                .thumbprint()
+        })
     });
     g.finish();
 }
@@ -61,11 +86,20 @@ fn dn_match(c: &mut Criterion) {
     let registered = DistinguishedName::parse(SUBJECT).unwrap();
     let auth = TlsClientAuth::new(TlsClientAuthId::SubjectDn(SUBJECT)).unwrap();
     let mut g = c.benchmark_group("dn_match");
-    g.bench_function("match_parsed", |b| b.iter(|| black_box(&registered).matches(parsed.subject()).unwrap()));
-    g.bench_function("parse_and_match", |b| {
-        b.iter(|| DistinguishedName::parse(black_box(SUBJECT)).unwrap().matches(parsed.subject()).unwrap())
+    g.bench_function("match_parsed", |b| {
+        b.iter(|| black_box(&registered).matches(parsed.subject()).unwrap())
     });
-    g.bench_function("tls_client_auth_from_der", |b| b.iter(|| auth.verify_der(black_box(CERT)).unwrap()));
+    g.bench_function("parse_and_match", |b| {
+        b.iter(|| {
+            DistinguishedName::parse(black_box(SUBJECT))
+                .unwrap()
+                .matches(parsed.subject())
+                .unwrap()
+        })
+    });
+    g.bench_function("tls_client_auth_from_der", |b| {
+        b.iter(|| auth.verify_der(black_box(CERT)).unwrap())
+    });
     g.finish();
 }
 
