@@ -207,7 +207,11 @@ impl SigningKey {
     }
 
     /// Generates a key for `alg`; RSA keys get `rsa_bits` bits (at least 2048).
-    #[allow(unused_variables, reason = "backends may be compiled out")]
+    #[allow(
+        unused_variables,
+        unreachable_code,
+        reason = "backends may be compiled out"
+    )]
     pub fn generate_with_rsa_bits<R: CryptoRng + ?Sized>(
         alg: Algorithm,
         rsa_bits: usize,
@@ -272,7 +276,11 @@ impl SigningKey {
         Self::from_parsed_jwk(&jwk, alg)
     }
 
-    #[allow(unused_variables, reason = "backends may be compiled out")]
+    #[allow(
+        unused_variables,
+        unreachable_code,
+        reason = "backends may be compiled out"
+    )]
     fn from_parsed_jwk(jwk: &Jwk<'_>, alg: Algorithm) -> Result<Self, KeyError> {
         crate::validate::check_key_shape(alg, jwk, 0)
             .map_err(|_| KeyError::UnsupportedAlgorithm { alg })?;
@@ -353,7 +361,11 @@ impl SigningKey {
         }
     }
 
-    #[allow(unused_variables, reason = "backends may be compiled out")]
+    #[allow(
+        unused_variables,
+        unreachable_code,
+        reason = "backends may be compiled out"
+    )]
     fn write_jwk(&self, out: &mut String, private: bool) -> fmt::Result {
         match &self.inner {
             // With no signing backend compiled in, `Inner` has no variant.
