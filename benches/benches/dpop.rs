@@ -12,7 +12,7 @@
     clippy::indexing_slicing
 )]
 
-use std::hint::black_box;
+use core::hint::black_box;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use criterion::{Criterion, criterion_group};
@@ -364,7 +364,7 @@ fn ratios() {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
+    config = Criterion::default().sample_size(30).measurement_time(core::time::Duration::from_secs(3)).warm_up_time(core::time::Duration::from_secs(1));
     targets = bench_overhead, bench_es256, bench_eddsa, bench_ps256
 }
 fn main() {

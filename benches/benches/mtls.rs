@@ -13,7 +13,7 @@
     clippy::indexing_slicing
 )]
 
-use std::hint::black_box;
+use core::hint::black_box;
 
 use base64ct::{Base64, Encoding};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -32,7 +32,7 @@ fn nginx_header(der: &[u8]) -> String {
     let b64 = Base64::encode_string(der);
     let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
     for line in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push_str(core::str::from_utf8(line).unwrap());
         pem.push('\n');
     }
     pem.push_str("-----END CERTIFICATE-----\n");

@@ -2,7 +2,7 @@
 //! the floor (SHA-256 of the same canonical JSON, already assembled).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::hint::black_box;
+use core::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keybound_json::Object;

@@ -31,7 +31,9 @@ const PROTOCOL_CRATES: &[&str] = &[
     "keybound-profile",
 ];
 
-type Result<T = ()> = std::result::Result<T, String>;
+mod interop;
+
+type Result<T = ()> = core::result::Result<T, String>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         "nostd" => nostd(),
         "fuzz" => fuzz(rest),
         "fuzz-smoke" => fuzz_smoke(rest),
+        "interop" => interop::run(rest),
         "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -67,7 +70,8 @@ fn print_help() {
          ci                      fmt, clippy (-D warnings), tests + doc tests, docs, nostd, fuzz-smoke\n\
          nostd                   build the protocol crates for {NOSTD_TARGET} (no std)\n\
          fuzz TARGET [--time S]  run one fuzz target (installs cargo-fuzz when missing)\n\
-         fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)"
+         fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)\n\
+         interop [--no-install]  keybound against npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx"
     );
 }
 
@@ -204,10 +208,10 @@ fn fuzz_targets() -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        if path.extension().is_some_and(|x| x == "rs") {
-            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                names.push(stem.to_owned());
-            }
+        if path.extension().is_some_and(|x| x == "rs")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            names.push(stem.to_owned());
         }
     }
     names.sort();

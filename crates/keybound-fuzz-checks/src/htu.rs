@@ -8,6 +8,10 @@ pub const CHECKS: &[(&str, crate::Check)] = &[("htu_normalize", htu_normalize)];
 /// `htu` normalization never panics, is idempotent, and agrees with the streaming
 /// comparison: the input is split at its first newline into two URIs (or used twice), and
 /// `htu_matches(a, b)` must equal `normalize(a) == normalize(b)`.
+///
+/// # Panics
+///
+/// When one of those invariants does not hold (a bug in `keybound_dpop::htu`).
 pub fn htu_normalize(data: &[u8]) {
     let Ok(s) = core::str::from_utf8(data) else {
         return;
