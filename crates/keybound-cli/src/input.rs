@@ -32,8 +32,8 @@ pub(crate) fn read_bytes(arg: Option<&str>, what: &str) -> Result<Vec<u8>, CliEr
     Ok(bytes)
 }
 
-/// A file given by `--key FILE` and the like.
-pub(crate) fn read_file(path: &str, what: &str) -> Result<Vec<u8>, CliError> {
+/// Opens a file named on the command line, with a message naming it when that fails.
+pub(crate) fn open_file(path: &str, what: &str) -> Result<std::fs::File, CliError> {
     let p = Path::new(path);
     let file = std::fs::File::open(p).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
@@ -49,6 +49,12 @@ pub(crate) fn read_file(path: &str, what: &str) -> Result<Vec<u8>, CliError> {
             "\"{path}\" is a directory, not a {what} file"
         )));
     }
+    Ok(file)
+}
+
+/// A file given by `--key FILE` and the like, read whole (up to a cap).
+pub(crate) fn read_file(path: &str, what: &str) -> Result<Vec<u8>, CliError> {
+    let file = open_file(path, what)?;
     let mut bytes = Vec::new();
     file.take(MAX_INPUT + 1)
         .read_to_end(&mut bytes)

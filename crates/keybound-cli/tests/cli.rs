@@ -863,6 +863,38 @@ fn batch_bad_lines_answer_invalid_input_and_exit_2() {
 }
 
 #[test]
+fn batch_overlong_and_non_utf8_lines_are_input_errors() {
+    let mut input = "x".repeat(70_000).into_bytes();
+    input.extend_from_slice(b"\n\xff\xfe\n");
+    input.extend_from_slice(
+        batch_line(
+            &read("rfc9449_fig2.proof"),
+            "POST",
+            TOKEN_URL,
+            1_562_262_620,
+        )
+        .as_bytes(),
+    );
+    let o = run_stdin(&["dpop", "verify", "--batch"], input);
+    assert_eq!(code(&o), 2);
+    let lines: Vec<Value> = stdout(&o).lines().map(json).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("line 1: longer than")
+    );
+    assert!(
+        lines[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("line 2: not UTF-8")
+    );
+    assert_eq!(lines[2]["valid"], true);
+}
+
+#[test]
 fn batch_empty_input_is_a_usage_error() {
     assert_usage_error(&run_stdin(&["dpop", "verify", "--batch"], ""), "empty");
 }

@@ -3,7 +3,7 @@
 use core::cell::RefCell;
 use core::fmt::Write as _;
 use std::collections::HashSet;
-use std::io::{BufRead as _, Write as _};
+use std::io::{BufRead as _, Read as _, Write as _};
 
 use keybound::dpop::htu::normalize_htu;
 use keybound::dpop::nonce::FixedNonce;
@@ -15,7 +15,7 @@ use keybound::dpop::{
 use keybound::jwk::JwkThumbprint;
 
 use crate::error::{CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::input::{read_bytes, read_file, source_name, unix_now};
+use crate::input::{open_file, read_bytes, read_file, source_name, unix_now};
 use crate::json_out::{ObjectWriter, pretty_object};
 use crate::profile::DpopProfile;
 
@@ -544,6 +544,47 @@ fn batch_line(line: &str, store: &BatchReplayStore) -> Result<(String, bool), St
     Ok((render(&check, &result), result.is_ok()))
 }
 
+/// Longest batch line accepted (a proof is at most 8 KiB).
+const MAX_LINE: usize = 64 * 1024;
+
+/// One batch input line.
+enum Line {
+    Text(String),
+    TooLong,
+    NotUtf8,
+}
+
+/// Reads the next line without its newline, never buffering more than [`MAX_LINE`] bytes;
+/// `None` at the end of the input. An over-long line is consumed and reported as such.
+fn next_line(reader: &mut dyn std::io::BufRead) -> std::io::Result<Option<Line>> {
+    let mut buf = Vec::new();
+    let n = (&mut *reader)
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > MAX_LINE {
+        loop {
+            buf.clear();
+            let m = (&mut *reader)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut buf)?;
+            if m == 0 || buf.last() == Some(&b'\n') {
+                return Ok(Some(Line::TooLong));
+            }
+        }
+    }
+    Ok(Some(
+        String::from_utf8(buf).map_or(Line::NotUtf8, Line::Text),
+    ))
+}
+
 /// `dpop verify --batch`: JSON lines in, one JSON line out per input line, in order.
 pub(crate) fn verify_batch(file: Option<&str>) -> Result<u8, CliError> {
     let reader: Box<dyn std::io::BufRead> = match file {
@@ -555,34 +596,37 @@ pub(crate) fn verify_batch(file: Option<&str>) -> Result<u8, CliError> {
             }
             Box::new(std::io::stdin().lock())
         }
-        Some(path) => {
-            let bytes = read_file(path, "batch")?;
-            Box::new(std::io::Cursor::new(bytes))
-        }
+        Some(path) => Box::new(std::io::BufReader::new(open_file(path, "batch")?)),
     };
     let store = BatchReplayStore::default();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let (mut lines, mut any_invalid, mut any_bad) = (0usize, false, false);
-    for (n, line) in reader.lines().enumerate() {
-        let line =
-            line.map_err(|e| CliError::usage(format!("cannot read {}: {e}", source_name(file))))?;
-        if line.trim().is_empty() {
-            continue;
-        }
+    let mut reader = reader;
+    let mut n = 0usize;
+    while let Some(line) = next_line(&mut *reader)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", source_name(file))))?
+    {
+        n += 1;
+        let line = match line {
+            Line::Text(t) if t.trim().is_empty() => continue,
+            Line::Text(t) => Ok(t),
+            Line::TooLong => Err(format!("longer than {MAX_LINE} bytes")),
+            Line::NotUtf8 => Err("not UTF-8 text".to_owned()),
+        };
         lines += 1;
-        let answer = match batch_line(&line, &store) {
+        let answer = match line.and_then(|l| batch_line(&l, &store)) {
             Ok((answer, valid)) => {
                 any_invalid |= !valid;
                 answer
             }
             Err(msg) => {
                 any_bad = true;
-                eprintln!("error: line {}: {msg}", n + 1);
+                eprintln!("error: line {n}: {msg}");
                 ObjectWriter::new()
                     .bool("valid", false)
                     .str("error", "invalid_input")
-                    .str("detail", &format!("line {}: {msg}", n + 1))
+                    .str("detail", &format!("line {n}: {msg}"))
                     .finish()
             }
         };
