@@ -197,6 +197,26 @@ impl SignatureVerifier for NullVerifier {
 }
 
 fn bench_overhead(c: &mut Criterion) {
+    for alg in [Algorithm::EdDsa, Algorithm::Ps256] {
+        let f = fixture(alg);
+        let mut g = c.benchmark_group(format!("overhead_{alg}"));
+        g.bench_function("checks_without_signature", |b| {
+            b.iter(|| full(&f, &NullVerifier))
+        });
+        let d = DecodedProof::decode(&f.proof).unwrap();
+        g.bench_function("decode", |b| {
+            b.iter(|| black_box(DecodedProof::decode(black_box(&f.proof)).unwrap()))
+        });
+        g.bench_function("typed_header", |b| {
+            b.iter(|| black_box(d.header().unwrap()))
+        });
+        let h = d.header().unwrap();
+        g.bench_function("thumbprint", |b| b.iter(|| black_box(h.jwk().thumbprint())));
+        g.bench_function("key_fits", |b| {
+            b.iter(|| keybound_dpop::check_key_fits(alg, black_box(h.jwk()), 2048).unwrap())
+        });
+        g.finish();
+    }
     let f = fixture(Algorithm::Es256);
     let mut g = c.benchmark_group("overhead_ES256");
     g.bench_function("checks_without_signature", |b| {
