@@ -231,7 +231,7 @@ def main() -> None:
     openssl_pki()
     ossl = " ".join(version("openssl", "version").split()[:2])
     curl_v = " ".join(version("curl", "--version").split()[:2])
-    nginx_v = version(shutil.which("nginx") or "/usr/sbin/nginx", "-v").split(":")[-1].strip()
+    nginx_v = version(shutil.which("nginx") or "/usr/sbin/nginx", "-v").split("/")[-1].strip()
 
     x5t = {}
     for name in ["client-a", "client-b", "proxy", "rogue"]:
