@@ -273,7 +273,8 @@ async function resourceServer() {
     const origin = `http://127.0.0.1:${server.address().port}`;
     const as = { issuer: origin, jwks_uri: `${origin}/jwks` };
     const audience = 'https://rs.example.test';
-    const options = { [oauth.allowInsecureRequests]: true, signal: AbortSignal.timeout(10_000) };
+    // A fresh deadline for each validation (each may fetch the JWKS).
+    const options = () => ({ [oauth.allowInsecureRequests]: true, signal: AbortSignal.timeout(10_000) });
 
     /// An RFC 9068 access token bound to `jkt` (RFC 9449 §6.1), signed by the issuer.
     const mint = (jkt) =>
@@ -289,7 +290,7 @@ async function resourceServer() {
 
     const validate = async (headers, url = HTU, method = HTM) => {
       try {
-        const claims = await oauth.validateJwtAccessToken(as, new Request(url, { method, headers }), audience, options);
+        const claims = await oauth.validateJwtAccessToken(as, new Request(url, { method, headers }), audience, options());
         return `accepted (sub ${claims.sub})`;
       } catch (e) {
         return `rejected: ${e.message}`;
