@@ -125,11 +125,17 @@ pub(crate) fn b64_decode_into<'o>(
 /// The 6-bit value of a base64url character, or 0x100 (a bit no valid value has).
 #[inline]
 fn b64_value(c: u8) -> u32 {
-    B64_TABLE.get(usize::from(c)).copied().map_or(0x100, u32::from)
+    B64_TABLE
+        .get(usize::from(c))
+        .copied()
+        .map_or(0x100, u32::from)
 }
 
 /// Base64url alphabet values; 0xff marks characters outside it (0xff > 63 trips the check).
-#[expect(clippy::indexing_slicing, reason = "const-evaluated: a u8 index into 256 entries")]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "const-evaluated: a u8 index into 256 entries"
+)]
 static B64_TABLE: [u8; 256] = {
     let mut t = [0xffu8; 256];
     let mut i = 0u8;
