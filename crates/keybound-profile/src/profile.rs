@@ -95,6 +95,8 @@ pub struct Profile {
     pub(crate) min_rsa_bits: (usize, Rule),
     /// Whether `dpop_jkt` must be honoured when DPoP is enabled, and why.
     pub(crate) dpop_jkt: Option<Rule>,
+    /// Whether every access token must be sender-constrained (no Bearer fallback), and why.
+    pub(crate) sender_constrained_only: Option<Rule>,
 }
 
 impl PartialEq for Profile {
@@ -253,6 +255,9 @@ impl Profile {
         default_max_age: keybound_dpop::DEFAULT_MAX_AGE,
         min_rsa_bits: (keybound_dpop::DEFAULT_MIN_RSA_BITS, R_RSA_RFC),
         dpop_jkt: None,
+        // RFC 9449 §5 / RFC 8705 §3: a client that presents no proof gets a Bearer token,
+        // unless the host requires binding for that client.
+        sender_constrained_only: None,
     };
 
     /// FAPI 2.0 Security Profile (the "baseline" level).
@@ -272,6 +277,7 @@ impl Profile {
         default_max_age: FAPI2_MAX_AGE,
         min_rsa_bits: (2048, R_RSA_FAPI),
         dpop_jkt: Some(R_DPOP_JKT),
+        sender_constrained_only: Some(R_SENDER_CONSTRAINT),
     };
 
     /// FAPI 2.0 Message Signing: the Security Profile plus at least one signed message type.
@@ -315,6 +321,13 @@ impl Profile {
     /// `RequiredAnyOf` groups; the first member of each is the default.
     pub const fn any_of(&self) -> &'static [AnyOf] {
         self.any_of
+    }
+
+    /// The rule that makes every access token sender-constrained (no Bearer tokens), if the
+    /// profile has one: FAPI 2.0 §5.3.2.1 items 4-5. Plain RFC 9449 / RFC 8705 lets a client
+    /// that presents no proof of possession get a Bearer token.
+    pub const fn sender_constrained_only(&self) -> Option<Rule> {
+        self.sender_constrained_only
     }
 
     /// Features that must not be enabled.

@@ -675,6 +675,18 @@ impl ResolvedConfig {
         }
     }
 
+    /// The DPoP verifier policy without a nonce source (algorithms, `iat` window, RSA
+    /// minimum), for hosts that attach their own nonce source; check [`Self::nonce_required`].
+    pub const fn dpop_base_policy(&self) -> Policy<'static> {
+        self.base_policy()
+    }
+
+    /// Whether every access token must be sender-constrained, i.e. a token request without a
+    /// DPoP proof or a client certificate is refused (FAPI 2.0 §5.3.2.1 items 4-5).
+    pub const fn sender_constrained_tokens_required(&self) -> bool {
+        self.profile.sender_constrained_only.is_some()
+    }
+
     const fn base_policy(&self) -> Policy<'static> {
         Policy::new()
             .with_algs(self.algs)

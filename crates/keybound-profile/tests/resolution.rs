@@ -434,3 +434,33 @@ fn profiles_are_listed_and_found_by_name() {
     }
     assert!(Profile::from_name("fapi1-advanced").is_none());
 }
+
+#[test]
+fn only_fapi_profiles_require_every_token_to_be_sender_constrained() {
+    let rfc = Profile::RFC9449.resolve(&Choices::new()).unwrap();
+    assert!(!rfc.sender_constrained_tokens_required());
+    assert_eq!(Profile::RFC9449.sender_constrained_only(), None);
+    for p in [Profile::FAPI2_BASELINE, Profile::FAPI2_MESSAGE_SIGNING] {
+        let resolved = p.resolve(&Choices::new()).unwrap();
+        assert!(
+            resolved.sender_constrained_tokens_required(),
+            "{}",
+            p.name()
+        );
+        assert_eq!(
+            p.sender_constrained_only().map(|r| r.id),
+            Some("fapi2.sender-constrained-tokens")
+        );
+    }
+}
+
+#[test]
+fn base_policy_carries_the_resolved_dpop_parameters() {
+    let resolved = Profile::FAPI2_BASELINE.resolve(&Choices::new()).unwrap();
+    let policy = resolved.dpop_base_policy();
+    assert_eq!(policy.algs, resolved.dpop_algs());
+    assert_eq!(policy.max_age, resolved.max_age());
+    assert_eq!(policy.leeway, resolved.leeway());
+    assert_eq!(policy.min_rsa_bits, resolved.min_rsa_bits());
+    assert!(policy.nonce.is_none());
+}

@@ -512,14 +512,11 @@ impl<'a> AsConfig<'a> {
                 profile: resolved.profile().name(),
             });
         }
-        let require_pop = resolved.profile().any_of().iter().any(|g| {
-            let set = g.set();
-            set.contains(Feature::Dpop) || set.contains(Feature::Mtls)
-        });
+        let require_pop = resolved.sender_constrained_tokens_required();
         let bind_confidential =
             resolved.refresh_token_binding(ClientKind::Confidential) == RefreshTokenBinding::Key;
         let mut config = AsConfig::new(replay)
-            .with_policy(crate::profile_policy(resolved))
+            .with_policy(resolved.dpop_base_policy())
             .accept_dpop(dpop)
             .mtls_bound_tokens(resolved.is_enabled(Feature::Mtls))
             .require_proof_of_possession(require_pop)

@@ -27,16 +27,6 @@ pub mod http;
 #[cfg(feature = "alloc")]
 pub mod rs;
 
-/// The DPoP policy of a resolved profile (no nonce source: the servers hold their own).
-#[cfg(all(feature = "alloc", feature = "profile"))]
-fn profile_policy(resolved: &keybound_profile::ResolvedConfig) -> keybound_dpop::Policy<'static> {
-    keybound_dpop::Policy::new()
-        .with_algs(resolved.dpop_algs())
-        .with_max_age(resolved.max_age())
-        .with_leeway(resolved.leeway())
-        .with_min_rsa_bits(resolved.min_rsa_bits())
-}
-
 /// Seconds since the Unix epoch from the system clock (0 if the clock is before 1970).
 #[cfg(feature = "std")]
 pub fn unix_now() -> u64 {

@@ -510,7 +510,7 @@ impl<'a> RsConfig<'a> {
             });
         }
         let mut config = RsConfig::new(replay)
-            .with_policy(crate::profile_policy(resolved))
+            .with_policy(resolved.dpop_base_policy())
             .accept_dpop(dpop);
         config.nonce = if dpop && resolved.nonce_required() {
             nonce

@@ -446,6 +446,31 @@ fn mtls_only_fapi_deployment_refuses_dpop_and_accepts_certificates() {
 }
 
 #[test]
+fn rfc9449_profile_issues_a_bearer_token_to_a_client_without_proof_of_possession() {
+    // RFC 9449 §5: without a DPoP proof (and no per-client requirement) the AS issues a Bearer
+    // token; only FAPI 2.0 makes sender-constraining mandatory.
+    let resolved = Profile::RFC9449.resolve(&Choices::new()).unwrap();
+    assert!(!resolved.sender_constrained_tokens_required());
+    let server = AuthorizationServer::new(
+        AsConfig::from_resolved(&resolved, MemoryReplayStore::new(64), None).unwrap(),
+    );
+    let ok = token(&server, ClientKind::Confidential, Grant::Other, None, None).unwrap();
+    assert_eq!(ok.token_type(), TokenType::Bearer);
+    assert!(!ok.cnf().is_bound());
+
+    let client = key(Algorithm::Es256);
+    let bound = token(
+        &server,
+        ClientKind::Confidential,
+        Grant::Other,
+        Some(&proof(&client, TOKEN_EP)),
+        None,
+    )
+    .unwrap();
+    assert_eq!(bound.token_type(), TokenType::Dpop);
+}
+
+#[test]
 fn nonce_requiring_profile_needs_a_nonce_source() {
     let resolved = Profile::FAPI2_BASELINE
         .resolve(&Choices::new().with_nonce_required(true))
