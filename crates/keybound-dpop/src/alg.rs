@@ -65,6 +65,18 @@ impl Algorithm {
         Algorithm::ALL.into_iter().find(|a| a.name() == name)
     }
 
+    /// The algorithm named by a JSON string value (escapes resolved), if any.
+    pub fn from_json(value: &keybound_json::Value<'_>) -> Option<Algorithm> {
+        let s = value.as_str()?;
+        match s.as_plain() {
+            Some(plain) => Algorithm::from_name(plain),
+            None => {
+                let mut buf = [0u8; 16];
+                Algorithm::from_name(s.unescape_into(&mut buf).ok()?)
+            }
+        }
+    }
+
     /// The key kind this algorithm needs.
     pub const fn key_kind(self) -> KeyKind {
         match self {

@@ -286,11 +286,7 @@ mod decoded {
             }
             let alg = match alg {
                 None => return Err(DpopError::MissingAlg),
-                Some(v) => v
-                    .as_str()
-                    .and_then(|s| s.as_plain())
-                    .and_then(Algorithm::from_name)
-                    .ok_or(DpopError::UnsupportedAlg)?,
+                Some(v) => Algorithm::from_json(&v).ok_or(DpopError::UnsupportedAlg)?,
             };
             let jwk_obj = match jwk {
                 Some(Value::Object(o)) => o,

@@ -265,11 +265,7 @@ impl SigningKey {
         let alg = match alg {
             Some(a) => a,
             None => match jwk.object().get("alg") {
-                Some(v) => v
-                    .as_str()
-                    .and_then(|s| s.as_plain())
-                    .and_then(Algorithm::from_name)
-                    .ok_or(KeyError::UnknownAlg)?,
+                Some(v) => Algorithm::from_json(&v).ok_or(KeyError::UnknownAlg)?,
                 None => default_alg(&jwk)?,
             },
         };

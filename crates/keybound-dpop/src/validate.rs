@@ -236,11 +236,7 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
     }
     let alg = match alg {
         None => return Err(DpopError::MissingAlg),
-        Some(v) => v
-            .as_str()
-            .and_then(|s| s.as_plain())
-            .and_then(Algorithm::from_name)
-            .ok_or(DpopError::UnsupportedAlg)?,
+        Some(v) => Algorithm::from_json(&v).ok_or(DpopError::UnsupportedAlg)?,
     };
     if !policy.algs.contains(alg) || !verifier.supports(alg) {
         return Err(DpopError::AlgNotAllowed { alg });
@@ -267,10 +263,7 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
 pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Result<(), DpopError> {
     let [key_alg, key_use, key_ops] = scan(&jwk.object(), ["alg", "use", "key_ops"]);
     if let Some(v) = key_alg {
-        let key_alg = v
-            .as_str()
-            .and_then(|s| s.as_plain())
-            .and_then(Algorithm::from_name);
+        let key_alg = Algorithm::from_json(&v);
         let same = match key_alg {
             Some(Algorithm::EdDsa | Algorithm::Ed25519) => {
                 matches!(alg, Algorithm::EdDsa | Algorithm::Ed25519)

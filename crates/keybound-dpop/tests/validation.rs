@@ -993,3 +993,15 @@ fn member_names_are_compared_after_unescaping() {
         Reason::Malformed
     );
 }
+
+#[test]
+fn escaped_alg_names_are_resolved() {
+    let h = header_with(r#""alg":"ES256""#, r#""alg":"ES\u0032\u00356""#);
+    check(&signed(es256(), &h, &payload(NOW))).unwrap();
+    let h = header_with(r#""alg":"ES256""#, r#""alg":"\u006eone""#);
+    rejects(
+        check(&signed(es256(), &h, &payload(NOW))),
+        DpopError::UnsupportedAlg,
+        "alg",
+    );
+}
