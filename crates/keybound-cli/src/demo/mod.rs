@@ -10,6 +10,20 @@ mod http;
 mod pki;
 mod server;
 
+/// Writes a line to stdout, ignoring a closed pipe (`keybound demo | head` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Writes text to stdout as is, ignoring a closed pipe.
+fn say_raw(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 use core::fmt::Write as _;
 use core::time::Duration;
 use std::io::Write as _;
@@ -223,9 +237,9 @@ fn play(
         let _ = write!(line, " ({e})");
     }
     let _ = write!(line, "  {verdict}");
-    println!("{line}");
+    say!("{line}");
     if !outcome.detail.is_empty() {
-        println!("         {}", outcome.detail);
+        say!("         {}", outcome.detail);
     }
     let _ = std::io::stdout().flush();
     (outcome, response)
@@ -247,16 +261,16 @@ fn scenarios(
         Bind::Mtls(keybound::mtls::x5t_s256(&pki.client.cert)),
         now,
     )?;
-    println!(
+    say!(
         "[setup] client DPoP key ES256, jkt {}; thief DPoP key jkt {}",
         alice.thumbprint(),
         mallory.thumbprint()
     );
-    println!(
+    say!(
         "[setup] AS minted a DPoP-bound token (cnf.jkt) and a certificate-bound token (cnf.x5t#S256 {})",
         keybound::mtls::x5t_s256(&pki.client.cert)
     );
-    println!();
+    say!("");
 
     let resource = client.url(RESOURCE);
     let nonce_resource = client.url(NONCE_RESOURCE);
@@ -435,14 +449,12 @@ fn table(outcomes: &[Outcome]) -> String {
 /// Runs the demo; exit 0 when every scenario had the expected outcome, 1 otherwise.
 pub(crate) fn run() -> Result<u8, CliError> {
     let started = Instant::now();
-    println!(
-        "keybound demo: sender-constrained access tokens, DPoP (RFC 9449) and mTLS (RFC 8705)"
-    );
-    println!();
+    say!("keybound demo: sender-constrained access tokens, DPoP (RFC 9449) and mTLS (RFC 8705)");
+    say!("");
 
     let t = Instant::now();
     let pki = pki::create()?;
-    println!(
+    say!(
         "[setup] throwaway CA + server, client and thief certificates (ECDSA P-256) in {}",
         millis(t.elapsed())
     );
@@ -451,10 +463,10 @@ pub(crate) fn run() -> Result<u8, CliError> {
         AuthorizationServer::new(origin).map(Arc::new)
     })?;
     let origin = format!("https://{}", server.addr);
-    println!(
+    say!(
         "[setup] HTTPS resource server on {origin} (TLS 1.3, client certificates optional); protected: {RESOURCE}, {NONCE_RESOURCE} (nonce required)"
     );
-    println!(
+    say!(
         "[setup] authorization server (ES256 JWT access tokens, issuer {})",
         authz::ISSUER
     );
@@ -470,19 +482,19 @@ pub(crate) fn run() -> Result<u8, CliError> {
     client.server.stop();
     let outcomes = outcomes?;
 
-    println!();
-    print!("{}", table(&outcomes));
+    say!("");
+    say_raw(&table(&outcomes));
     let matched = outcomes.iter().filter(|o| o.matched()).count();
-    println!();
+    say!("");
     if matched == outcomes.len() {
-        println!(
+        say!(
             "all {} scenarios matched in {}: a stolen token is useless without the client's key or certificate.",
             outcomes.len(),
             millis(started.elapsed())
         );
         Ok(EXIT_OK)
     } else {
-        println!(
+        say!(
             "{} of {} scenarios did NOT match the expected outcome.",
             outcomes.len() - matched,
             outcomes.len()
