@@ -15,7 +15,10 @@ const NOSTD_TARGET: &str = "thumbv7em-none-eabihf";
 const NOSTD_MATRIX: &[(&str, &[&str])] = &[
     ("keybound-json", &["", "alloc"]),
     ("keybound-cnf", &["", "alloc"]),
-    ("keybound-jwk", &["", "alloc", "alloc,p256,p384,ed25519,rsa"]),
+    (
+        "keybound-jwk",
+        &["", "alloc", "alloc,p256,p384,ed25519,rsa"],
+    ),
     ("keybound-dpop", &["alloc", "alloc,p256"]),
     ("keybound-mtls", &["", "alloc"]),
     ("keybound-profile", &["alloc"]),
@@ -31,7 +34,9 @@ const PROTOCOL_CRATES: &[&str] = &[
     "keybound-profile",
 ];
 
+mod bench;
 mod interop;
+mod size;
 
 type Result<T = ()> = core::result::Result<T, String>;
 
@@ -46,6 +51,8 @@ fn main() -> ExitCode {
         "fuzz" => fuzz(rest),
         "fuzz-smoke" => fuzz_smoke(rest),
         "interop" => interop::run(rest),
+        "bench" => bench::run(rest),
+        "size" => size::run(rest),
         "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -54,7 +61,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => {
-            eprintln!("xtask {task}: ok in {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "xtask {task}: ok in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -71,7 +81,9 @@ fn print_help() {
          nostd                   build the protocol crates for {NOSTD_TARGET} (no std)\n\
          fuzz TARGET [--time S]  run one fuzz target (installs cargo-fuzz when missing)\n\
          fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)\n\
-         interop [--no-install]  keybound against npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx"
+         interop [--no-install]  keybound against npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx\n\
+         bench [BENCH..] [--no-doc]  quick criterion run; medians + ratios to docs/performance.md\n\
+         size [--no-doc]         code size of the ES256-only no_std verifier ({NOSTD_TARGET}, budget 150 KiB)"
     );
 }
 
@@ -92,7 +104,9 @@ fn run(cmd: &mut Command) -> Result {
     cmd.current_dir(root());
     let shown = format!("{cmd:?}");
     eprintln!("$ {shown}");
-    let status = cmd.status().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -118,13 +132,35 @@ fn cargo_on(toolchain: &str) -> Command {
 fn ci() -> Result {
     step("rustfmt");
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--all", "--check"]))?;
+    run(cargo().args([
+        "fmt",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+        "--all",
+        "--check",
+    ]))?;
 
     step("clippy (workspace, all targets, all features)");
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     step("clippy (protocol crates, no default features)");
     for krate in PROTOCOL_CRATES {
-        run(cargo().args(["clippy", "-p", krate, "--no-default-features", "--", "-D", "warnings"]))?;
+        run(cargo().args([
+            "clippy",
+            "-p",
+            krate,
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
     }
 
     step("tests and doc tests");
@@ -149,7 +185,14 @@ fn nostd() -> Result {
         for (krate, sets) in NOSTD_MATRIX {
             for features in *sets {
                 let mut c = cargo();
-                c.args(["build", "-p", krate, "--no-default-features", "--target", NOSTD_TARGET]);
+                c.args([
+                    "build",
+                    "-p",
+                    krate,
+                    "--no-default-features",
+                    "--target",
+                    NOSTD_TARGET,
+                ]);
                 if !features.is_empty() {
                     c.args(["--features", features]);
                 }
@@ -170,7 +213,11 @@ fn ensure_target(target: &str) -> bool {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
         .unwrap_or(false);
     installed
         || Command::new("rustup")
@@ -187,7 +234,11 @@ fn fuzz_toolchain() -> (&'static str, bool) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if nightly { ("nightly", true) } else { ("stable", false) }
+    if nightly {
+        ("nightly", true)
+    } else {
+        ("stable", false)
+    }
 }
 
 fn ensure_cargo_fuzz() -> Result {
@@ -241,7 +292,11 @@ fn fuzz_run(target: &str, seconds: u64) -> Result {
     }
     // New inputs go to a scratch corpus; the committed seeds are read-only.
     c.arg(target).arg(&scratch).arg(&seeds);
-    c.args(["--", &format!("-max_total_time={seconds}"), "-print_final_stats=1"]);
+    c.args([
+        "--",
+        &format!("-max_total_time={seconds}"),
+        "-print_final_stats=1",
+    ]);
     run(&mut c)
 }
 
@@ -263,7 +318,14 @@ fn fuzz_smoke(args: &[String]) -> Result {
     }
     ensure_cargo_fuzz()?;
     let (toolchain, _) = fuzz_toolchain();
-    run(cargo_on(toolchain).args(["clippy", "--manifest-path", "fuzz/Cargo.toml", "--", "-D", "warnings"]))?;
+    run(cargo_on(toolchain).args([
+        "clippy",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     for t in &targets {
         step(&format!("fuzz {t} for {seconds} s"));
         fuzz_run(t, seconds)?;
