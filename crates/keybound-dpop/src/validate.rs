@@ -261,7 +261,17 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
 /// A JWK `alg` member, when present, must name `alg` (EdDSA and Ed25519 being one algorithm),
 /// a `use` member must be `sig` and `key_ops` must include `verify` (RFC 7517 §4.2–§4.4).
 pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Result<(), DpopError> {
-    let [key_alg, key_use, key_ops] = scan(&jwk.object(), ["alg", "use", "key_ops"]);
+    // A JWK with only its required members (kty + the RFC 7638 ones) has none of these; the
+    // common case skips a second pass over a (possibly 4096-bit) modulus.
+    let required = match jwk.params() {
+        PublicParams::Ec { .. } => 4,
+        _ => 3,
+    };
+    let [key_alg, key_use, key_ops] = if jwk.object().len() > required {
+        scan(&jwk.object(), ["alg", "use", "key_ops"])
+    } else {
+        [None, None, None]
+    };
     if let Some(v) = key_alg {
         let key_alg = Algorithm::from_json(&v);
         let same = match key_alg {
