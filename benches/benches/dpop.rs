@@ -4,7 +4,8 @@
 //! replay insert: decode, strict JSON, header/key checks, signature, claims, htu normalization,
 //! iat, ath, thumbprint) and `bare` verifies the same signature over the same bytes with a key
 //! built from the same coordinates (`bare_prebuilt` skips the key import). The ring rows do the
-//! same with `RingVerifier` and bare *ring*.
+//! same with `RingVerifier` and bare *ring*. `overhead_ES256/checks_and_replay_commit` and the
+//! `ES256 ring+replay` ratio add the replay commit (RFC 9449 §11.1) to the checks.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -13,9 +14,11 @@
 )]
 
 use core::hint::black_box;
+use std::time::Instant;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use criterion::{Criterion, criterion_group};
+use keybound_dpop::replay::MemoryReplayStore;
 use keybound_dpop::{
     Algorithm, DecodedProof, Policy, ProofParams, Request, RingVerifier, RustCryptoVerifier,
     SignatureVerifier, SigningKey, check_proof,
@@ -51,6 +54,13 @@ fn full<V: SignatureVerifier>(f: &Fixture, v: &V) {
     let req = Request::new(HTM, HTU).with_access_token(TOKEN);
     let checked = check_proof(black_box(&f.proof), &req, &Policy::new(), v, NOW).unwrap();
     black_box(checked.into_verified_without_replay_check());
+}
+
+/// `full` plus the replay commit, scoped by `scope` so that every call inserts a new entry.
+fn full_commit<V: SignatureVerifier>(f: &Fixture, v: &V, store: &MemoryReplayStore, scope: u64) {
+    let req = Request::new(HTM, HTU).with_access_token(TOKEN);
+    let checked = check_proof(black_box(&f.proof), &req, &Policy::new(), v, NOW).unwrap();
+    black_box(checked.commit_scoped(store, &scope.to_le_bytes()).unwrap());
 }
 
 fn coords(jwk: &str) -> (Vec<u8>, Vec<u8>) {
@@ -222,6 +232,25 @@ fn bench_overhead(c: &mut Criterion) {
     g.bench_function("checks_without_signature", |b| {
         b.iter(|| full(&f, &NullVerifier))
     });
+    // The same plus step 11, the replay commit into a 1 M-entry `MemoryReplayStore`: a fresh
+    // scope per iteration (the proof's jti is fixed); a new store when one fills, untimed.
+    let mut store = MemoryReplayStore::new(1 << 20);
+    let (mut used, mut scope) = (0u64, 0u64);
+    g.bench_function("checks_and_replay_commit", |b| {
+        b.iter_custom(|iters| {
+            if used + iters > store.capacity() as u64 * 9 / 10 {
+                store = MemoryReplayStore::new(1 << 20);
+                used = 0;
+            }
+            used += iters;
+            let start = Instant::now();
+            for _ in 0..iters {
+                scope += 1;
+                full_commit(&f, &NullVerifier, &store, scope);
+            }
+            start.elapsed()
+        })
+    });
     g.bench_function("decode", |b| {
         b.iter(|| black_box(DecodedProof::decode(black_box(&f.proof)).unwrap()))
     });
@@ -254,7 +283,6 @@ fn bench_overhead(c: &mut Criterion) {
 /// Interleaved A/B timing, robust to a loaded machine: per round, `n` runs of `full` then `n`
 /// of `bare` (order alternating); the median of the per-round ratios is reported.
 fn interleaved(name: &str, n: u32, rounds: usize, mut full: impl FnMut(), mut bare: impl FnMut()) {
-    use std::time::Instant;
     let time = |f: &mut dyn FnMut()| {
         let t = Instant::now();
         for _ in 0..n {
@@ -309,6 +337,26 @@ fn ratios() {
         50,
         41,
         || full(&es, &RingVerifier),
+        || {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                black_box(&point),
+            )
+            .verify(black_box(&es.msg), black_box(&es.sig))
+            .unwrap()
+        },
+    );
+    // The whole of RFC 9449 §4.3 on the fastest floor: checks, signature and replay commit.
+    let store = MemoryReplayStore::new(1 << 16);
+    let mut scope = 0u64;
+    interleaved(
+        "ES256 ring+replay",
+        50,
+        41,
+        || {
+            scope += 1;
+            full_commit(&es, &RingVerifier, &store, scope);
+        },
         || {
             ring::signature::UnparsedPublicKey::new(
                 &ring::signature::ECDSA_P256_SHA256_FIXED,

@@ -9,12 +9,14 @@
 //!   floor a bounded, fail-closed store is compared against.
 //! - `nonce/*`: `HmacNonceSource` issue and check medians, `FixedNonce` check.
 //!
-//! Bytes per entry at 1 M entries are printed before the benchmarks run.
+//! Before the benchmarks run: bytes per entry of capacity at 1 M entries, and a store filled
+//! to capacity — bytes per live entry, and proof that no accepted `jti` is accepted again.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::panic,
     reason = "benchmark harness, fixed inputs"
 )]
 
@@ -26,7 +28,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use keybound_dpop::nonce::{FixedNonce, HmacNonceSource, NonceSource};
-use keybound_dpop::replay::{MemoryReplayStore, ReplayKey, ReplayStore};
+use keybound_dpop::replay::{MemoryReplayStore, ReplayError, ReplayKey, ReplayStore};
 
 const SCOPE: &[u8] = b"https://server.example.com/token";
 const CAPACITY: usize = 1_000_000;
@@ -77,6 +79,46 @@ fn report_memory() {
         bytes,
         bytes as f64 / store.capacity() as f64
     );
+}
+
+/// Fills a 1 M-entry store until it refuses (no entry expires meanwhile), then offers every
+/// accepted key again: a store at capacity must still reject each one as a replay (accepting
+/// one is the security bug; `Full` or `Replayed` are both safe). Prints bytes per live entry.
+fn report_at_capacity() {
+    let store = MemoryReplayStore::with_key(CAPACITY, [7; 16]);
+    let (now, expires) = (1_000, 1_000 + KEEP_SECS);
+    let offer = |i: u64| {
+        let mut buf = [0u8; 16];
+        store.check_and_insert(
+            ReplayKey {
+                scope: SCOPE,
+                jti: jti(i, &mut buf),
+            },
+            expires,
+            now,
+        )
+    };
+    let (mut accepted, mut full, mut i) = (Vec::with_capacity(CAPACITY), 0u64, 0u64);
+    // Offer fresh keys until 1 % of the capacity has been refused as `Full`: the shards fill
+    // within a few percent of each other, so by then every one is full.
+    while full < CAPACITY as u64 / 100 {
+        match offer(i) {
+            Ok(()) => accepted.push(i),
+            Err(ReplayError::Full) => full += 1,
+            Err(e) => panic!("fresh key {i}: {e:?}"),
+        }
+        i += 1;
+    }
+    let duplicates = accepted.iter().filter(|&&k| offer(k).is_ok()).count();
+    let live = store.len();
+    println!(
+        "replay/at_capacity: {live} live of capacity {}, {:.1} bytes per live entry, \
+         {duplicates} duplicates accepted of {} offered, {full} fresh keys refused as Full",
+        store.capacity(),
+        store.memory_bytes() as f64 / live as f64,
+        accepted.len()
+    );
+    assert_eq!(duplicates, 0, "a full store accepted a replayed jti");
 }
 
 fn replay(c: &mut Criterion) {
@@ -181,6 +223,7 @@ fn nonce(c: &mut Criterion) {
 
 fn main() {
     report_memory();
+    report_at_capacity();
     let mut c = Criterion::default().configure_from_args();
     replay(&mut c);
     nonce(&mut c);
