@@ -12,16 +12,66 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// `i` at an opening quote; returns the index after the closing quote.
-pub(crate) fn string_end(b: &[u8], i: usize) -> Option<usize> {
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` equal to `c`; the lowest set bit is always a true match
+/// (borrows only create false positives above a true one).
+#[inline(always)]
+fn eq_mask(x: u64, c: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(c));
+    y.wrapping_sub(ONES) & !y & HIGHS
+}
+
+/// Index of the first byte from `i` on that is `"` or `\\` (or, when `ctrl`, below 0x20);
+/// `b.len()` when there is none. Eight bytes per step over plain text.
+#[inline]
+pub(crate) fn find_special(b: &[u8], mut i: usize, ctrl: bool) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word);
+        let mut m = eq_mask(x, b'"') | eq_mask(x, b'\\');
+        if ctrl {
+            // Bytes below 0x20 (bytes >= 0x80 never match: `!x` clears their high bit).
+            m |= x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        }
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || (ctrl && c < 0x20) {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// `i` at an opening quote; returns the index after the closing quote and whether the
+/// string is free of escapes.
+#[inline]
+pub(crate) fn string_end_plain(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
+    let mut plain = true;
     loop {
-        j += b.get(j..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        j = find_special(b, j, false);
         match *b.get(j)? {
-            b'"' => return Some(j + 1),
-            _ => j += 2,
+            b'"' => return Some((j + 1, plain)),
+            _ => {
+                plain = false;
+                j += 2;
+            }
         }
     }
+}
+
+/// `i` at an opening quote; returns the index after the closing quote.
+pub(crate) fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    string_end_plain(b, i).map(|(end, _)| end)
 }
 
 /// `i` at `{` or `[`; returns the index after the matching close and the number of
@@ -57,9 +107,9 @@ pub(crate) fn value_at(text: &str, i: usize) -> Option<(Value<'_>, usize)> {
     let b = text.as_bytes();
     match *b.get(i)? {
         b'"' => {
-            let end = string_end(b, i)?;
+            let (end, plain) = string_end_plain(b, i)?;
             let raw = text.get(i + 1..end - 1)?;
-            Some((Value::String(Str::new(raw)), end))
+            Some((Value::String(Str::with_plain(raw, plain)), end))
         }
         b'{' => {
             let (end, len) = container_end(b, i)?;
@@ -85,16 +135,19 @@ pub(crate) fn value_at(text: &str, i: usize) -> Option<(Value<'_>, usize)> {
     }
 }
 
-/// Whether two raw (escaped) member names denote the same string.
-pub(crate) fn raw_names_equal(a: &str, b: &str) -> bool {
+/// Whether two raw (escaped) member names denote the same string, each with its
+/// "no escapes" flag.
+#[inline]
+pub(crate) fn raw_names_equal_plain(a: &str, a_plain: bool, b: &str, b_plain: bool) -> bool {
+    if a_plain && b_plain {
+        return a.len() == b.len() && a == b;
+    }
     if a == b {
         return true;
     }
-    let (sa, sb) = (Str::new(a), Str::new(b));
-    match (sa.as_plain(), sb.as_plain()) {
-        (Some(_), Some(_)) => false,
-        _ => sa.chars().eq(sb.chars()),
-    }
+    Str::with_plain(a, a_plain)
+        .chars()
+        .eq(Str::with_plain(b, b_plain).chars())
 }
 
 /// Iterator over the members of an object, in document order (see [`Object::members`]).
@@ -125,8 +178,8 @@ impl<'a> Iterator for Members<'a> {
             self.pos = text.len();
             return None;
         }
-        let name_end = string_end(b, i)?;
-        let name = Str::new(text.get(i + 1..name_end - 1)?);
+        let (name_end, plain) = string_end_plain(b, i)?;
+        let name = Str::with_plain(text.get(i + 1..name_end - 1)?, plain);
         let colon = skip_ws(b, name_end);
         if b.get(colon) != Some(&b':') {
             self.pos = text.len();

@@ -18,7 +18,8 @@ pub(crate) struct Validator<'a> {
     pos: usize,
     max_depth: usize,
     max_members: usize,
-    names: [(usize, usize); NAME_CACHE],
+    /// Name spans (between the quotes) and whether each is free of escapes.
+    names: [(usize, usize, bool); NAME_CACHE],
     names_len: usize,
 }
 
@@ -29,7 +30,7 @@ impl<'a> Validator<'a> {
             pos: 0,
             max_depth: limits.max_depth.min(DEPTH_CEILING),
             max_members: limits.max_members,
-            names: [(0, 0); NAME_CACHE],
+            names: [(0, 0, true); NAME_CACHE],
             names_len: 0,
         }
     }
@@ -68,7 +69,7 @@ impl<'a> Validator<'a> {
         match self.peek() {
             Some(b'{') => self.object(depth + 1).map(|_| ()),
             Some(b'[') => self.array(depth + 1),
-            Some(b'"') => self.string(),
+            Some(b'"') => self.string().map(|_| ()),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
@@ -191,16 +192,14 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// At the opening quote of a string; leaves `pos` after the closing quote.
-    fn string(&mut self) -> Result<(), JsonError> {
+    /// At the opening quote of a string; leaves `pos` after the closing quote and tells
+    /// whether the string has no escapes.
+    fn string(&mut self) -> Result<bool, JsonError> {
         self.pos += 1;
+        let mut plain = true;
         loop {
-            // Skip plain characters in one go; the whole input is valid UTF-8 already.
-            let rest = self.bytes().get(self.pos..).unwrap_or(&[]);
-            self.pos += rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                .unwrap_or(rest.len());
+            // Skip plain characters eight at a time; the whole input is valid UTF-8 already.
+            self.pos = scan::find_special(self.bytes(), self.pos, true);
             match self.peek() {
                 None => {
                     return Err(JsonError::UnexpectedEnd {
@@ -209,11 +208,14 @@ impl<'a> Validator<'a> {
                 }
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(());
+                    return Ok(plain);
                 }
-                Some(b'\\') => self.escape()?,
+                Some(b'\\') => {
+                    plain = false;
+                    self.escape()?;
+                }
                 Some(0x00..=0x1F) => return Err(JsonError::ControlCharacter { offset: self.pos }),
-                // The whole input is valid UTF-8 already; multi-byte sequences pass byte by byte.
+                // Unreachable: `find_special` stops only at the bytes above.
                 Some(_) => self.pos += 1,
             }
         }
@@ -271,8 +273,8 @@ impl<'a> Validator<'a> {
                 return Err(self.unexpected("a member name"));
             }
             let name_at = self.pos;
-            self.string()?;
-            let name = (name_at + 1, self.pos - 1);
+            let plain = self.string()?;
+            let name = (name_at + 1, self.pos - 1, plain);
             if count >= self.max_members {
                 return Err(JsonError::TooManyMembers {
                     offset: name_at,
@@ -319,7 +321,7 @@ impl<'a> Validator<'a> {
         cache_base: usize,
         cached: usize,
         count: usize,
-        name: (usize, usize),
+        name: (usize, usize, bool),
     ) -> bool {
         let text = self.text;
         let Some(new) = text.get(name.0..name.1) else {
@@ -330,8 +332,10 @@ impl<'a> Validator<'a> {
             .get(cache_base..cache_base + cached)
             .unwrap_or(&[])
             .iter()
-            .filter_map(|&(s, e)| text.get(s..e))
-            .any(|old| scan::raw_names_equal(old, new));
+            .any(|&(s, e, plain)| {
+                text.get(s..e)
+                    .is_some_and(|old| scan::raw_names_equal_plain(old, plain, new, name.2))
+            });
         if in_cache || cached == count {
             return in_cache;
         }
@@ -339,8 +343,8 @@ impl<'a> Validator<'a> {
         let Some(prefix) = text.get(obj_start..name.0.saturating_sub(1)) else {
             return false;
         };
-        scan::Members::over(prefix)
-            .skip(cached)
-            .any(|(old, _)| scan::raw_names_equal(old.raw(), new))
+        scan::Members::over(prefix).skip(cached).any(|(old, _)| {
+            scan::raw_names_equal_plain(old.raw(), old.as_plain().is_some(), new, name.2)
+        })
     }
 }

@@ -286,11 +286,13 @@ impl<'a> IntoIterator for Array<'a> {
 #[derive(Clone, Copy)]
 pub struct Str<'a> {
     raw: &'a str,
+    /// No backslash in `raw` (known from the scan that found the string).
+    plain: bool,
 }
 
 impl<'a> Str<'a> {
-    pub(crate) fn new(raw: &'a str) -> Self {
-        Self { raw }
+    pub(crate) fn with_plain(raw: &'a str, plain: bool) -> Self {
+        Self { raw, plain }
     }
 
     /// The text between the quotes, escapes as written.
@@ -300,11 +302,7 @@ impl<'a> Str<'a> {
 
     /// The text, when it has no escapes (so raw and unescaped text are the same).
     pub fn as_plain(&self) -> Option<&'a str> {
-        if self.raw.as_bytes().contains(&b'\\') {
-            None
-        } else {
-            Some(self.raw)
-        }
+        if self.plain { Some(self.raw) } else { None }
     }
 
     /// The unescaped characters (RFC 8259 §7), surrogate pairs combined.

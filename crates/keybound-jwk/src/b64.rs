@@ -4,23 +4,6 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 
 use crate::JwkError;
 
-/// Characters decoded per step; a multiple of 4 so every piece but the last is whole blocks.
-const PIECE: usize = 128;
-
-/// Decodes `text` piece by piece, handing each decoded piece to `f`; false when the text is
-/// not canonical unpadded base64url. base64ct refuses padding, characters outside the
-/// alphabet, a dangling single character, and non-zero trailing bits in the last block.
-pub(crate) fn for_each_piece(text: &str, mut f: impl FnMut(&[u8])) -> bool {
-    let mut buf = [0u8; PIECE / 4 * 3];
-    for piece in text.as_bytes().chunks(PIECE) {
-        match Base64UrlUnpadded::decode(piece, &mut buf) {
-            Ok(d) => f(d),
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
 /// 6-bit value of each base64url character (RFC 4648 §5), `0xFF` for anything else.
 #[expect(
     clippy::indexing_slicing,
@@ -45,8 +28,10 @@ const VALUES: [u8; 256] = {
 /// tests and fuzz checks hold the two to agreement).
 pub fn is_canonical_b64url(text: &str) -> bool {
     let b = text.as_bytes();
-    let value = |c: u8| VALUES.get(usize::from(c)).copied().unwrap_or(0xFF);
-    if b.iter().any(|&c| value(c) == 0xFF) {
+    // No early exit: OR the values together (0xFF marks a bad character), which runs
+    // branch-free over long moduli.
+    let bad = b.iter().fold(0u8, |acc, &c| acc | value(c));
+    if bad & 0xC0 != 0 {
         return false;
     }
     let last = b.last().map_or(0, |&c| value(c));
@@ -56,6 +41,22 @@ pub fn is_canonical_b64url(text: &str) -> bool {
         3 => last & 0x03 == 0,
         _ => true,
     }
+}
+
+/// The 6-bit value of a base64url character, `0xFF` for anything else.
+#[inline(always)]
+fn value(c: u8) -> u8 {
+    VALUES.get(usize::from(c)).copied().unwrap_or(0xFF)
+}
+
+/// The bytes that one group of 2 to 4 characters decodes to, and how many there are.
+fn decode_group(chars: &[u8]) -> ([u8; 3], usize) {
+    let acc = chars
+        .iter()
+        .fold(0u32, |acc, &c| (acc << 6) | u32::from(value(c) & 0x3F));
+    let acc = acc << (6 * 4usize.saturating_sub(chars.len()));
+    let [_, b0, b1, b2] = acc.to_be_bytes();
+    ([b0, b1, b2], chars.len().saturating_sub(1).min(3))
 }
 
 /// Validated canonical unpadded base64url text (RFC 7515 §2), borrowed from the JWK.
@@ -90,26 +91,22 @@ impl<'a> B64<'a> {
         Base64UrlUnpadded::decode(self.text, out).map_err(|_| JwkError::BufferTooSmall { needed })
     }
 
-    /// The first decoded byte, if any.
+    /// The first decoded byte, if any (from the first two characters; the text is canonical).
     pub(crate) fn first_byte(&self) -> Option<u8> {
-        let mut first = None;
-        let head = self.text.get(..self.text.len().min(4)).unwrap_or("");
-        for_each_piece(head, |d| first = d.first().copied());
-        first
+        let head = self.text.as_bytes().get(..2)?;
+        let ([first, ..], _) = decode_group(head);
+        Some(first)
     }
 
-    /// The last decoded byte, if any.
+    /// The last decoded byte, if any (from the last group of characters).
     pub(crate) fn last_byte(&self) -> Option<u8> {
-        let len = self.text.len();
-        let tail_start = len.saturating_sub(match len % 4 {
+        let b = self.text.as_bytes();
+        let tail_start = b.len().saturating_sub(match b.len() % 4 {
             0 => 4,
             r => r,
         });
-        let mut last = None;
-        for_each_piece(self.text.get(tail_start..).unwrap_or(""), |d| {
-            last = d.last().copied()
-        });
-        last
+        let (bytes, n) = decode_group(b.get(tail_start..)?);
+        n.checked_sub(1).and_then(|i| bytes.get(i).copied())
     }
 
     /// The decoded bytes.
@@ -125,5 +122,38 @@ impl<'a> B64<'a> {
 impl core::fmt::Display for B64<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn first_and_last_byte_agree_with_decoding() {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+";
+        let mut seed = 0x9E37_79B9_u32;
+        for len in 0..40usize {
+            for _ in 0..300 {
+                let mut text = [0u8; 40];
+                for c in text.iter_mut().take(len) {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    *c = alphabet[(seed >> 16) as usize % alphabet.len()];
+                }
+                let text = core::str::from_utf8(&text[..len]).unwrap();
+                let mut buf = [0u8; 40];
+                let decoded = Base64UrlUnpadded::decode(text, &mut buf).ok();
+                let Some(b) = B64::new(text) else {
+                    assert!(decoded.is_none(), "{text}");
+                    continue;
+                };
+                let decoded = decoded.unwrap();
+                assert_eq!(b.decoded_len(), decoded.len(), "{text}");
+                assert_eq!(b.first_byte(), decoded.first().copied(), "{text}");
+                assert_eq!(b.last_byte(), decoded.last().copied(), "{text}");
+            }
+        }
     }
 }
