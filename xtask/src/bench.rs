@@ -38,14 +38,27 @@ pub(crate) fn run(args: &[String]) -> Result {
         chosen
     };
 
-    let load_before = load_average();
-    let started = SystemTime::now();
-    let mut stdout = String::new();
-    for bench in &benches {
-        step(&format!("bench {bench}"));
-        stdout.push_str(&bench_output(bench)?);
-    }
-    let load_after = load_average();
+    let saved = crate::size::target_dir()
+        .join("criterion")
+        .join("xtask-bench-run.txt");
+    let (started, load_before, load_after, stdout) = if args.iter().any(|a| a == "--report-only") {
+        load_run(&saved)?
+    } else {
+        let load_before = load_average();
+        let started = SystemTime::now();
+        let mut stdout = String::new();
+        for bench in &benches {
+            step(&format!("bench {bench}"));
+            stdout.push_str(&bench_output(bench)?);
+        }
+        let load_after = load_average();
+        let secs = started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let text = format!("{secs}\n{load_before}\n{load_after}\n{stdout}");
+        std::fs::write(&saved, text).map_err(|e| format!("{}: {e}", saved.display()))?;
+        (started, load_before, load_after, stdout)
+    };
 
     let medians = read_estimates(&crate::size::target_dir().join("criterion"), started)?;
     if medians.is_empty() {
@@ -61,6 +74,20 @@ pub(crate) fn run(args: &[String]) -> Result {
         eprintln!("wrote {DOC}");
     }
     Ok(())
+}
+
+/// The start time, load averages and stdout saved by the last full run (`--report-only`).
+fn load_run(path: &Path) -> Result<(SystemTime, String, String, String)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e} (run `cargo xtask bench` first)", path.display()))?;
+    let mut parts = text.splitn(4, '\n');
+    let secs: u64 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or("bad saved run")?;
+    let started = SystemTime::UNIX_EPOCH + core::time::Duration::from_secs(secs);
+    let mut next = || parts.next().unwrap_or_default().to_owned();
+    Ok((started, next(), next(), next()))
 }
 
 /// Runs one bench in quick mode, echoing and returning its stdout (our own report lines).
@@ -213,6 +240,16 @@ fn stdout_number(stdout: &str, prefix: &str, label: &str) -> Option<f64> {
     rest.get(..end)?.parse().ok()
 }
 
+/// The value printed just before `label` on a line that starts with `prefix`.
+fn stdout_number_before(stdout: &str, prefix: &str, label: &str) -> Option<f64> {
+    let line = stdout.lines().find(|l| l.starts_with(prefix))?;
+    let head = line.get(..line.find(label)?)?.trim_end();
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(0, |i| i + 1);
+    head.get(start..)?.parse().ok()
+}
+
 fn headline(report: &mut String, m: &BTreeMap<String, f64>, stdout: &str) {
     let get = |id: &str| m.get(id).copied();
     let ratio = |a: &str, b: &str| Some(get(a)? / get(b)?);
@@ -255,6 +292,13 @@ fn headline(report: &mut String, m: &BTreeMap<String, f64>, stdout: &str) {
             );
         }
     }
+    let inter = stdout_number(stdout, "ratio ES256 ring+replay ", "median ratio");
+    let _ = writeln!(
+        report,
+        "| ES256 | ring, + replay commit | — | — | — | {} | {} |",
+        show(inter),
+        check(inter.map(|r| r <= 1.05)),
+    );
 
     let _ = writeln!(report, "\n### Other targets\n");
     let _ = writeln!(report, "| target | measured | met |");
@@ -285,14 +329,14 @@ fn headline(report: &mut String, m: &BTreeMap<String, f64>, stdout: &str) {
             rate.map_or_else(|| "—".into(), |r| format!("{r:.2}"))
         );
     }
-    let per_entry = stdout_number(stdout, "replay/at_capacity:", "bytes per live entry");
+    let per_entry = stdout_number_before(stdout, "replay/at_capacity:", " bytes per live entry");
     let _ = writeln!(
         report,
         "| replay store bytes per live entry at 1 M entries ≤ 64 | {} B | {} |",
         per_entry.map_or_else(|| "—".into(), |b| format!("{b:.1}")),
         check(per_entry.map(|b| b <= 64.0))
     );
-    let dups = stdout_number(stdout, "replay/at_capacity:", "duplicates accepted");
+    let dups = stdout_number_before(stdout, "replay/at_capacity:", " duplicates accepted");
     let _ = writeln!(
         report,
         "| replay duplicates accepted at capacity = 0 | {} | {} |",
