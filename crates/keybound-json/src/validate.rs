@@ -13,13 +13,25 @@ pub(crate) const DEPTH_CEILING: usize = 128;
 /// text is scanned again (slower, same answer).
 const NAME_CACHE: usize = 64;
 
+/// Flag bit in a cached name's end offset: the name has no escapes. Names that end at or
+/// past it are not cached (only inputs over 2 GiB have them).
+const PLAIN: u32 = 1 << 31;
+
+/// A name span packed for the cache, `None` when the offsets do not fit.
+fn pack(name: (usize, usize, bool)) -> Option<(u32, u32)> {
+    let start = u32::try_from(name.0).ok()?;
+    let end = u32::try_from(name.1).ok().filter(|e| e & PLAIN == 0)?;
+    Some((start, if name.2 { end | PLAIN } else { end }))
+}
+
 pub(crate) struct Validator<'a> {
     text: &'a str,
     pos: usize,
     max_depth: usize,
     max_members: usize,
-    /// Name spans (between the quotes) and whether each is free of escapes.
-    names: [(usize, usize, bool); NAME_CACHE],
+    /// Name spans (between the quotes) as `(start, end | PLAIN)`, [`PLAIN`] set when the
+    /// name has no escapes; 8 bytes each keeps the per-parse setup small.
+    names: [(u32, u32); NAME_CACHE],
     names_len: usize,
 }
 
@@ -30,7 +42,7 @@ impl<'a> Validator<'a> {
             pos: 0,
             max_depth: limits.max_depth.min(DEPTH_CEILING),
             max_members: limits.max_members,
-            names: [(0, 0, true); NAME_CACHE],
+            names: [(0, 0); NAME_CACHE],
             names_len: 0,
         }
     }
@@ -287,8 +299,9 @@ impl<'a> Validator<'a> {
             count += 1;
             if cached + 1 == count
                 && let Some(slot) = self.names.get_mut(cache_base + cached)
+                && let Some(packed) = pack(name)
             {
-                *slot = name;
+                *slot = packed;
                 cached += 1;
                 self.names_len = cache_base + cached;
             }
@@ -332,8 +345,9 @@ impl<'a> Validator<'a> {
             .get(cache_base..cache_base + cached)
             .unwrap_or(&[])
             .iter()
-            .any(|&(s, e, plain)| {
-                text.get(s..e)
+            .any(|&(s, e)| {
+                let plain = e & PLAIN != 0;
+                text.get(s as usize..(e & !PLAIN) as usize)
                     .is_some_and(|old| scan::raw_names_equal_plain(old, plain, new, name.2))
             });
         if in_cache || cached == count {
