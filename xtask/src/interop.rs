@@ -223,14 +223,18 @@ fn ensure_venv() -> Result {
     std::fs::write(venv.join(STAMP), &pins).map_err(|e| e.to_string())
 }
 
-/// Builds the binaries with the same flags as the CI test build (so its artifacts are
-/// reused) and returns the paths of `keybound` and `keybound-interop-rs`.
+/// Builds the binaries and returns the paths of `keybound` and `keybound-interop-rs`.
+///
+/// `--tests` makes cargo resolve features as `cargo test --workspace --all-features` does
+/// (dev-dependencies included), so after CI's test build nothing but the interop server is
+/// compiled; `--bins` alone would rebuild some 30 crates with other features.
 fn build() -> Result<(PathBuf, PathBuf)> {
     let mut c = cargo();
     c.args([
         "build",
         "--workspace",
         "--all-features",
+        "--tests",
         "--bins",
         "--message-format=json-render-diagnostics",
     ])
