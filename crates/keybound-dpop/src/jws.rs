@@ -97,14 +97,25 @@ pub(crate) fn b64_decode_into<'o>(
         })
     };
     // 0xff (table) and 0x100 (unreachable fallback) both exceed 63.
+    // Whole groups: fixed-size patterns let the compiler drop the bounds checks and copies.
+    let mut bad_groups = 0u32;
     for (s, d) in (&mut src).zip(&mut dst) {
-        let [_, b0, b1, b2] = sextets(s).to_be_bytes();
-        d.copy_from_slice(&[b0, b1, b2]);
+        if let ([c0, c1, c2, c3], [d0, d1, d2]) = (s, d) {
+            let (v0, v1, v2, v3) = (
+                b64_value(*c0),
+                b64_value(*c1),
+                b64_value(*c2),
+                b64_value(*c3),
+            );
+            bad_groups |= v0 | v1 | v2 | v3;
+            let [_, b0, b1, b2] = ((v0 << 18) | (v1 << 12) | (v2 << 6) | v3).to_be_bytes();
+            (*d0, *d1, *d2) = (b0, b1, b2);
+        }
     }
     let rest = src.remainder();
     let tail = dst.into_remainder();
     let value = sextets(rest);
-    if bad > 63 {
+    if (bad | bad_groups) > 63 {
         return Err(err);
     }
     let spare_bits = match rest.len() {
