@@ -187,7 +187,15 @@ const NOW: u64 = 1_700_000_000;
 
 /// (check_proof, commit, validate_proof) allocations for a fresh ES256 proof.
 fn validation_allocs<V: SignatureVerifier>(verifier: &V) -> (Allocs, Allocs, Allocs) {
-    let key = SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
+    alg_validation_allocs(Algorithm::Es256, verifier)
+}
+
+/// (check_proof, commit, validate_proof) allocations for a fresh proof under `alg`.
+fn alg_validation_allocs<V: SignatureVerifier>(
+    alg: Algorithm,
+    verifier: &V,
+) -> (Allocs, Allocs, Allocs) {
+    let key = SigningKey::generate_os_rng(alg).unwrap();
     let params = ProofParams::new(HTM, HTU, NOW).with_access_token(TOKEN);
     let (warm, split, whole) = (
         key.sign_proof_os_rng(&params).unwrap(),
@@ -205,7 +213,7 @@ fn validation_allocs<V: SignatureVerifier>(verifier: &V) -> (Allocs, Allocs, All
     let (commit, _) = measure(|| checked.commit(&store).unwrap());
     let (full, verified) =
         measure(|| validate_proof(&whole, &request, &policy, verifier, &store, NOW).unwrap());
-    assert_eq!(verified.alg, Algorithm::Es256);
+    assert_eq!(verified.alg, alg);
     (check, commit, full)
 }
 
@@ -226,4 +234,28 @@ fn es256_validation_with_rustcrypto_stays_within_budget() {
 #[test]
 fn es256_validation_with_ring_stays_within_budget() {
     assert_validation_budget("ring", validation_allocs(&RingVerifier));
+}
+
+/// EdDSA stays within the ES256 budget with both backends. PS256 adds the RSA backends' own
+/// allocations: *ring* builds its public-key modulus on the heap (asserted at the measured 7),
+/// RustCrypto's `rsa` uses heap-backed big integers (reported only).
+#[test]
+fn eddsa_and_ps256_validation_allocations() {
+    for alg in [Algorithm::EdDsa, Algorithm::Ps256] {
+        let (_, _, ring) = alg_validation_allocs(alg, &RingVerifier);
+        let (_, _, rust) = alg_validation_allocs(alg, &RustCryptoVerifier);
+        eprintln!("{alg} validate_proof: ring {ring:?}, RustCrypto {rust:?}");
+        if alg == Algorithm::EdDsa {
+            assert!(
+                ring.count <= VALIDATION_BUDGET.count,
+                "{alg} ring: {ring:?}"
+            );
+            assert!(
+                rust.count <= VALIDATION_BUDGET.count,
+                "{alg} RustCrypto: {rust:?}"
+            );
+        } else {
+            assert!(ring.count <= 7, "{alg} ring: {ring:?}");
+        }
+    }
 }
