@@ -77,7 +77,7 @@ fn main() -> ExitCode {
 fn print_help() {
     println!(
         "cargo xtask <task>\n\n\
-         ci                      fmt, clippy (-D warnings), tests + doc tests, docs, nostd, fuzz-smoke\n\
+         ci                      fmt, clippy (-D warnings), tests + doc tests, docs, nostd, size, fuzz-smoke\n\
          nostd                   build the protocol crates for {NOSTD_TARGET} (no std)\n\
          fuzz TARGET [--time S]  run one fuzz target (installs cargo-fuzz when missing)\n\
          fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)\n\
@@ -173,6 +173,9 @@ fn ci() -> Result {
 
     step("no_std");
     nostd()?;
+
+    step("code size budget (ES256-only no_std verifier)");
+    size::run(&["--no-doc".to_owned()])?;
 
     step("fuzz smoke");
     fuzz_smoke(&[])?;
