@@ -6,7 +6,7 @@
 //! reads the section headers itself (a small `ar` + ELF32 reader) — no binutils needed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::{NOSTD_TARGET, Result, cargo, ensure_target, root, step};
 
@@ -50,15 +50,36 @@ pub(crate) fn run(args: &[String]) -> Result {
         NOSTD_TARGET,
         "--profile",
         PROFILE,
+        "--message-format",
+        "json-render-diagnostics",
         "--",
         "--cfg",
         "size_check",
     ]);
-    crate::run(&mut c)?;
-    let archive = target_dir()
-        .join(NOSTD_TARGET)
-        .join(PROFILE)
-        .join("libkeybound_budgets.a");
+    c.current_dir(root()).stdout(Stdio::piped());
+    eprintln!("$ {c:?}");
+    let out = c
+        .spawn()
+        .and_then(|child| child.wait_with_output())
+        .map_err(|e| format!("cannot run cargo rustc: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the size-check staticlib failed: {}",
+            out.status
+        ));
+    }
+    // The artifact path as cargo reports it (whatever the target-dir configuration).
+    let messages = String::from_utf8_lossy(&out.stdout);
+    let archive = messages
+        .split('"')
+        .find(|s| s.ends_with("libkeybound_budgets.a"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            target_dir()
+                .join(NOSTD_TARGET)
+                .join(PROFILE)
+                .join("libkeybound_budgets.a")
+        });
     let bytes = std::fs::read(&archive).map_err(|e| format!("{}: {e}", archive.display()))?;
 
     let mut ours = Sizes::default();
