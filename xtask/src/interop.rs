@@ -352,8 +352,10 @@ fn run_checks(tally: &mut Tally, what: &str, mut cmd: Command) {
     }
 }
 
+/// SIGKILL to every process of group `pgid` (bash's builtin `kill`: dash's cannot signal a
+/// group, and std has no `kill(2)`).
 fn kill_group(pgid: u32) {
-    let _ = Command::new("sh")
+    let _ = Command::new("bash")
         .args(["-c", &format!("kill -KILL -- -{pgid} 2>/dev/null")])
         .stdin(Stdio::null())
         .status();
