@@ -65,7 +65,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         return Err("no criterion estimates were written by this run".into());
     }
     let mut report = String::new();
-    machine(&mut report, &load_before, &load_after);
+    machine(&mut report, started, &load_before, &load_after);
     headline(&mut report, &medians, &stdout);
     all_rows(&mut report, &medians);
     println!("\n{report}");
@@ -193,7 +193,7 @@ fn command_line(program: &str, args: &[&str]) -> Option<String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }
 
-fn machine(report: &mut String, load_before: &str, load_after: &str) {
+fn machine(report: &mut String, started: SystemTime, load_before: &str, load_after: &str) {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -208,7 +208,14 @@ fn machine(report: &mut String, load_before: &str, load_after: &str) {
         &["--version"],
     )
     .unwrap_or_else(|| "rustc (unknown)".into());
-    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
+    let secs = started
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let date = command_line(
+        "date",
+        &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
+    )
+    .unwrap_or_else(|| format!("Unix time {secs}"));
     let _ = writeln!(
         report,
         "Run of `cargo xtask bench` on {date}: {cpus} CPUs ({model}), {rustc}, load average \
