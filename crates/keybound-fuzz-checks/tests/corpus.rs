@@ -1,6 +1,9 @@
 //! Replays every committed fuzz corpus on stable, so plain `cargo test` exercises the inputs
 //! the fuzzers found, and proves each fuzz target has a registered check.
-#![allow(clippy::expect_used, reason = "test harness: a missing corpus directory is a test failure")]
+#![allow(
+    clippy::expect_used,
+    reason = "test harness: a missing corpus directory is a test failure"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,7 +38,10 @@ fn every_fuzz_target_has_a_registered_check() {
 fn every_registered_check_has_a_fuzz_target() {
     let targets = target_names();
     for (name, _) in keybound_fuzz_checks::all_checks() {
-        assert!(targets.iter().any(|t| t == name), "check {name} has no fuzz target");
+        assert!(
+            targets.iter().any(|t| t == name),
+            "check {name} has no fuzz target"
+        );
     }
 }
 
@@ -44,7 +50,9 @@ fn committed_corpora_replay_without_violations() {
     let mut replayed = 0usize;
     for (name, check) in keybound_fuzz_checks::all_checks() {
         let dir = fuzz_dir().join("corpus").join(name);
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.expect("corpus entry").path();
             let data = fs::read(&path).expect("corpus file");
