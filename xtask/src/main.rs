@@ -77,7 +77,7 @@ fn main() -> ExitCode {
 fn print_help() {
     println!(
         "cargo xtask <task>\n\n\
-         ci                      fmt, clippy (-D warnings), tests + doc tests, docs, nostd, size, fuzz-smoke\n\
+         ci                      fmt, clippy (-D warnings), tests + doc tests, docs, nostd, size, fuzz-smoke, interop\n\
          nostd                   build the protocol crates for {NOSTD_TARGET} (no std)\n\
          fuzz TARGET [--time S]  run one fuzz target (installs cargo-fuzz when missing)\n\
          fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)\n\
@@ -179,6 +179,9 @@ fn ci() -> Result {
 
     step("fuzz smoke");
     fuzz_smoke(&[])?;
+
+    step("interop with real peers (npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx)");
+    interop::run(&[])?;
     Ok(())
 }
 
