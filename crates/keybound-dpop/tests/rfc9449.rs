@@ -22,6 +22,16 @@ fn vectors() -> Value {
 
 #[test]
 fn rfc9449_example_proofs_verify_at_their_own_iat() {
+    example_proofs_verify_at_their_own_iat(&RustCryptoVerifier);
+}
+
+#[cfg(feature = "ring")]
+#[test]
+fn rfc9449_example_proofs_verify_at_their_own_iat_through_ring_verifier() {
+    example_proofs_verify_at_their_own_iat(&RingVerifier);
+}
+
+fn example_proofs_verify_at_their_own_iat<V: SignatureVerifier>(verifier: &V) {
     let v = vectors();
     let jkt = JwkThumbprint::from_b64(v["dpop_jwk_thumbprint_jkt"].as_str().unwrap()).unwrap();
     let token = v["ath_example"]["access_token"].as_str().unwrap();
@@ -41,7 +51,7 @@ fn rfc9449_example_proofs_verify_at_their_own_iat() {
             compact,
             &req,
             &Policy::new(),
-            &RustCryptoVerifier,
+            verifier,
             &SetStore::default(),
             iat,
         )
@@ -69,46 +79,34 @@ fn rfc9449_example_proofs_verify_at_their_own_iat() {
 
 #[test]
 fn rfc9449_proofs_fail_outside_their_window_and_against_another_jkt() {
+    proofs_fail_outside_their_window_and_against_another_jkt(&RustCryptoVerifier);
+}
+
+#[cfg(feature = "ring")]
+#[test]
+fn rfc9449_proofs_fail_outside_their_window_and_against_another_jkt_through_ring_verifier() {
+    proofs_fail_outside_their_window_and_against_another_jkt(&RingVerifier);
+}
+
+fn proofs_fail_outside_their_window_and_against_another_jkt<V: SignatureVerifier>(verifier: &V) {
     let v = vectors();
     let proof = &v["proofs"][0];
     let compact = proof["compact"].as_str().unwrap();
     let iat = proof["decoded_payload"]["iat"].as_u64().unwrap();
     let req = Request::new("POST", "https://server.example.com/token");
-    let err = check_proof(
-        compact,
-        &req,
-        &Policy::new(),
-        &RustCryptoVerifier,
-        iat + 301,
-    )
-    .unwrap_err();
+    let err = check_proof(compact, &req, &Policy::new(), verifier, iat + 301).unwrap_err();
     assert_eq!(err.reason(), Reason::Iat);
     // Figure 25's dpop_jkt is another key: the token request must be rejected (RFC 9449 §10).
     let other = JwkThumbprint::from_b64(v["dpop_jkt_fig25"]["dpop_jkt"].as_str().unwrap()).unwrap();
-    let err = check_proof(
-        compact,
-        &req.with_jkt(other),
-        &Policy::new(),
-        &RustCryptoVerifier,
-        iat,
-    )
-    .unwrap_err();
+    let err =
+        check_proof(compact, &req.with_jkt(other), &Policy::new(), verifier, iat).unwrap_err();
     assert_eq!(err, DpopError::KeyBindingMismatch);
     // The same jti twice in one scope is a replay (Figures 2 and 7 share a jti).
     let store = SetStore::default();
     let p7 = v["proofs"][1]["compact"].as_str().unwrap();
     let iat7 = v["proofs"][1]["decoded_payload"]["iat"].as_u64().unwrap();
-    validate_proof(
-        compact,
-        &req,
-        &Policy::new(),
-        &RustCryptoVerifier,
-        &store,
-        iat,
-    )
-    .unwrap();
-    let err =
-        validate_proof(p7, &req, &Policy::new(), &RustCryptoVerifier, &store, iat7).unwrap_err();
+    validate_proof(compact, &req, &Policy::new(), verifier, &store, iat).unwrap();
+    let err = validate_proof(p7, &req, &Policy::new(), verifier, &store, iat7).unwrap_err();
     assert_eq!(err, DpopError::Replayed);
 }
 

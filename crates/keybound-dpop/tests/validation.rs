@@ -1005,3 +1005,53 @@ fn escaped_alg_names_are_resolved() {
         "alg",
     );
 }
+
+/// Step 6 through the *ring* backend: the same verdicts as RustCrypto for a good, a tampered, a
+/// high-S, a DER-encoded and a foreign-key ES256 signature, and for EdDSA and RS256 proofs.
+#[cfg(feature = "ring")]
+#[test]
+fn signature_verdicts_agree_through_ring_verifier() {
+    let req = Request::new(HTM, HTU);
+    let p = good();
+    let (rest, sig) = p.rsplit_once('.').unwrap();
+    let raw = common_b64_decode(sig);
+    let mut tampered = raw.clone();
+    tampered[10] ^= 1;
+    let n = common::hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+    let mut high_s = raw[..32].to_vec();
+    high_s.extend_from_slice(&sub_be(&n, &raw[32..]));
+    let der = der_from_rs(&raw[..32], &raw[32..]);
+    let cases = [
+        (p.clone(), None),
+        (
+            format!("{rest}.{}", b64(&tampered)),
+            Some(DpopError::BadSignature),
+        ),
+        (format!("{rest}.{}", b64(&high_s)), None),
+        (
+            format!("{rest}.{}", b64(&der)),
+            Some(DpopError::SignatureLength {
+                expected: 64,
+                actual: der.len(),
+            }),
+        ),
+        (
+            signed(es256_other(), &es256().header_json(), &payload(NOW)),
+            Some(DpopError::BadSignature),
+        ),
+        (
+            signed(ed25519(), &ed25519().header_json(), &payload(NOW)),
+            None,
+        ),
+        (signed(rs256(), &rs256().header_json(), &payload(NOW)), None),
+    ];
+    for (proof, expected) in &cases {
+        let verdict = |v: &dyn SignatureVerifier| {
+            check_proof(proof, &req, &Policy::new(), v, NOW)
+                .map(CheckedProof::into_verified_without_replay_check)
+        };
+        let (rust, ring) = (verdict(&RustCryptoVerifier), verdict(&RingVerifier));
+        assert_eq!(ring, rust, "{proof}");
+        assert_eq!(ring.err(), *expected, "{proof}");
+    }
+}

@@ -157,7 +157,11 @@ fn wycheproof_signatures_through_ring_verifier() {
 
 /// Verifies a compact JWS against a given public key, as a DPoP verifier would (strict
 /// base64url, strict JSON header, `alg` fitting the key), minus the DPoP-only header checks.
-fn verify_jws(jws: &str, jwk: &Jwk<'_>) -> Result<(), DpopError> {
+fn verify_jws<V: SignatureVerifier>(
+    verifier: &V,
+    jws: &str,
+    jwk: &Jwk<'_>,
+) -> Result<(), DpopError> {
     let decoded = DecodedProof::decode(jws)?;
     let header = decoded.header_object()?;
     let alg = header
@@ -168,7 +172,7 @@ fn verify_jws(jws: &str, jwk: &Jwk<'_>) -> Result<(), DpopError> {
         .ok_or(DpopError::UnsupportedAlg)?;
     check_key_fits(alg, jwk, 2048)?;
     verify_signature(
-        &RustCryptoVerifier,
+        verifier,
         alg,
         jwk,
         decoded.signing_input(),
@@ -187,6 +191,17 @@ fn verify_jws(jws: &str, jwk: &Jwk<'_>) -> Result<(), DpopError> {
 /// (tcId 331/332: a PS512 key used with RS256 is rejected) and so is `use` other than `sig`.
 #[test]
 fn wycheproof_json_web_signature_suite() {
+    json_web_signature_suite(&RustCryptoVerifier);
+}
+
+/// The same suite through the *ring* backend: identical verdicts.
+#[cfg(feature = "ring")]
+#[test]
+fn wycheproof_json_web_signature_suite_through_ring_verifier() {
+    json_web_signature_suite(&RingVerifier);
+}
+
+fn json_web_signature_suite<V: SignatureVerifier>(verifier: &V) {
     let data = load("json_web_signature_test.json");
     let (mut valid, mut invalid, mut divergent) = (0, 0, 0);
     for group in data["testGroups"].as_array().unwrap() {
@@ -211,7 +226,7 @@ fn wycheproof_json_web_signature_suite() {
                 // JSON serialization (not compact): never a DPoP proof.
                 continue;
             };
-            let got = verify_jws(jws, &jwk);
+            let got = verify_jws(verifier, jws, &jwk);
             let id = t["tcId"].as_u64().unwrap();
             // The token's own alg decides whether DPoP could accept it (tcId 346: a "PS256"
             // group whose token is PS384).
