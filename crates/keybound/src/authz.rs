@@ -497,8 +497,9 @@ impl<'a> AsConfig<'a> {
 
     /// From a resolved profile (FAPI 2.0 or RFC): its algorithms, `iat` window, RSA minimum,
     /// enabled mechanisms, refresh-token rule, and a refusal of token requests without proof
-    /// of possession when a `RequiredAnyOf` group names DPoP or mTLS. `nonce` is required when
-    /// the configuration requires nonces.
+    /// of possession when the profile makes sender-constrained tokens mandatory (FAPI 2.0
+    /// §5.3.2.1; plain RFC 9449 issues a Bearer token instead). `nonce` is required when the
+    /// configuration requires nonces.
     #[cfg(feature = "profile")]
     pub fn from_resolved(
         resolved: &keybound_profile::ResolvedConfig,
