@@ -98,24 +98,22 @@ pub(crate) fn b64_decode_into<'o>(
     };
     // 0xff (table) and 0x100 (unreachable fallback) both exceed 63.
     // Whole groups: fixed-size patterns let the compiler drop the bounds checks and copies.
+    // Pre-shifted tables: a group is four loads OR-ed together, and a character outside the
+    // alphabet sets the top byte, which no valid group has.
     let mut bad_groups = 0u32;
+    let [t0, t1, t2, t3] = &B64_SHIFTED;
     for (s, d) in (&mut src).zip(&mut dst) {
         if let ([c0, c1, c2, c3], [d0, d1, d2]) = (s, d) {
-            let (v0, v1, v2, v3) = (
-                b64_value(*c0),
-                b64_value(*c1),
-                b64_value(*c2),
-                b64_value(*c3),
-            );
-            bad_groups |= v0 | v1 | v2 | v3;
-            let [_, b0, b1, b2] = ((v0 << 18) | (v1 << 12) | (v2 << 6) | v3).to_be_bytes();
+            let acc = shifted(t0, *c0) | shifted(t1, *c1) | shifted(t2, *c2) | shifted(t3, *c3);
+            bad_groups |= acc;
+            let [_, b0, b1, b2] = acc.to_be_bytes();
             (*d0, *d1, *d2) = (b0, b1, b2);
         }
     }
     let rest = src.remainder();
     let tail = dst.into_remainder();
     let value = sextets(rest);
-    if (bad | bad_groups) > 63 {
+    if bad > 63 || bad_groups > 0x00ff_ffff {
         return Err(err);
     }
     let spare_bits = match rest.len() {
@@ -132,6 +130,35 @@ pub(crate) fn b64_decode_into<'o>(
     tail.copy_from_slice(src_tail);
     Ok(out)
 }
+
+/// `table[c]`: a character's 6-bit value shifted into place in a 24-bit group, or
+/// `0xff00_0000` outside the alphabet.
+#[inline(always)]
+fn shifted(table: &[u32; 256], c: u8) -> u32 {
+    table.get(usize::from(c)).copied().unwrap_or(0xff00_0000)
+}
+
+/// [`B64_TABLE`] shifted for each position of a 4-character group (18, 12, 6, 0 bits).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "const-evaluated: indices below 4 and 256"
+)]
+static B64_SHIFTED: [[u32; 256]; 4] = {
+    let mut t = [[0xff00_0000u32; 256]; 4];
+    let mut pos = 0;
+    while pos < 4 {
+        let mut c = 0;
+        while c < 256 {
+            let v = B64_TABLE[c];
+            if v < 64 {
+                t[pos][c] = (v as u32) << (18 - 6 * pos);
+            }
+            c += 1;
+        }
+        pos += 1;
+    }
+    t
+};
 
 /// The 6-bit value of a base64url character, or 0x100 (a bit no valid value has).
 #[inline]
