@@ -86,8 +86,6 @@ pub(crate) fn b64_decode_into<'o>(
     let err = DpopError::Base64 { part };
     let len = b64_decoded_len(text.len()).ok_or(err.clone())?;
     let out = out.get_mut(..len).ok_or(err.clone())?;
-    let mut src = text.as_bytes().chunks_exact(4);
-    let mut dst = out.chunks_exact_mut(3);
     let mut bad = 0u32;
     let mut sextets = |chars: &[u8]| {
         chars.iter().fold(0u32, |acc, c| {
@@ -102,9 +100,27 @@ pub(crate) fn b64_decode_into<'o>(
     // alphabet sets the top byte, which no valid group has.
     let mut bad_groups = 0u32;
     let [t0, t1, t2, t3] = &B64_SHIFTED;
+    let group = |c0: u8, c1: u8, c2: u8, c3: u8| {
+        shifted(t0, c0) | shifted(t1, c1) | shifted(t2, c2) | shifted(t3, c3)
+    };
+    // Two groups per iteration (one 6-byte store), then at most one single group.
+    let mut src2 = text.as_bytes().chunks_exact(8);
+    let mut dst2 = out.chunks_exact_mut(6);
+    for (s, d) in (&mut src2).zip(&mut dst2) {
+        if let ([c0, c1, c2, c3, c4, c5, c6, c7], [d0, d1, d2, d3, d4, d5]) = (s, d) {
+            let a = group(*c0, *c1, *c2, *c3);
+            let b = group(*c4, *c5, *c6, *c7);
+            bad_groups |= a | b;
+            let [_, a0, a1, a2] = a.to_be_bytes();
+            let [_, b0, b1, b2] = b.to_be_bytes();
+            (*d0, *d1, *d2, *d3, *d4, *d5) = (a0, a1, a2, b0, b1, b2);
+        }
+    }
+    let mut src = src2.remainder().chunks_exact(4);
+    let mut dst = dst2.into_remainder().chunks_exact_mut(3);
     for (s, d) in (&mut src).zip(&mut dst) {
         if let ([c0, c1, c2, c3], [d0, d1, d2]) = (s, d) {
-            let acc = shifted(t0, *c0) | shifted(t1, *c1) | shifted(t2, *c2) | shifted(t3, *c3);
+            let acc = group(*c0, *c1, *c2, *c3);
             bad_groups |= acc;
             let [_, b0, b1, b2] = acc.to_be_bytes();
             (*d0, *d1, *d2) = (b0, b1, b2);
