@@ -358,12 +358,9 @@ pub(crate) fn check_key_shape(
 fn check_htu(htu: &str, request: &Request<'_>) -> Result<(), DpopError> {
     let mut first_err = None;
     for expected in core::iter::once(&request.htu).chain(request.htu_aliases) {
-        // Byte-equal URIs normalize equally; the expected side is the host's own URI, so the
-        // common case skips normalization.
-        if htu == *expected && (expected.starts_with("https://") || expected.starts_with("http://"))
-        {
-            return Ok(());
-        }
+        // No byte-equality shortcut: an htu that is not a valid http(s) URI is refused even
+        // when it repeats the host's URI byte for byte (the host may build that URI from
+        // request data).
         match htu_matches(htu, expected) {
             Ok(true) => return Ok(()),
             Ok(false) => {}

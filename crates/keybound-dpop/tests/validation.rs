@@ -579,6 +579,21 @@ fn rejects_wrong_htu_scheme_host_port_path() {
 }
 
 #[test]
+fn rejects_invalid_htu_even_when_byte_equal_to_the_request_uri() {
+    // The host may build its URI from request data; an invalid URI is refused on both sides.
+    for invalid in [
+        "https://user@server.example.com/token",
+        "https://server.example.com/%zztoken",
+        "https://server.example.com:99999/token",
+    ] {
+        let req = Request::new(HTM, invalid);
+        let err = check_with(&proof_for_htu(invalid), &req, &Policy::new()).unwrap_err();
+        assert!(matches!(err, DpopError::InvalidHtu(_)), "{invalid}: {err:?}");
+        assert_eq!(err.reason(), Reason::Htu, "{invalid}");
+    }
+}
+
+#[test]
 fn accepts_htu_variants_that_normalize_equal() {
     for variant in [
         "https://server.example.com/token?x=1",
