@@ -588,7 +588,10 @@ fn rejects_invalid_htu_even_when_byte_equal_to_the_request_uri() {
     ] {
         let req = Request::new(HTM, invalid);
         let err = check_with(&proof_for_htu(invalid), &req, &Policy::new()).unwrap_err();
-        assert!(matches!(err, DpopError::InvalidHtu(_)), "{invalid}: {err:?}");
+        assert!(
+            matches!(err, DpopError::InvalidHtu(_)),
+            "{invalid}: {err:?}"
+        );
         assert_eq!(err.reason(), Reason::Htu, "{invalid}");
     }
 }
