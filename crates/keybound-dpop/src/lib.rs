@@ -34,7 +34,9 @@ pub use jws::{Claims, DecodedProof, Header};
 pub use jws::{CompactParts, DPOP_TYP, MAX_JTI_LEN, MAX_PROOF_LEN, split_compact};
 pub use keybound_cnf::JwkThumbprint;
 pub use keybound_jwk::Jwk;
-pub use policy::{DEFAULT_LEEWAY, DEFAULT_MAX_AGE, DEFAULT_MIN_RSA_BITS, Policy, Request};
+pub use policy::{
+    ClientKind, DEFAULT_LEEWAY, DEFAULT_MAX_AGE, DEFAULT_MIN_RSA_BITS, Policy, Request,
+};
 #[cfg(feature = "ring")]
 pub use ring_backend::RingVerifier;
 #[cfg(feature = "alloc")]

@@ -167,3 +167,19 @@ impl<'a> Request<'a> {
         self
     }
 }
+
+/// Whether a client authenticates at the token endpoint (RFC 6749 §2.1); decides whether its
+/// refresh tokens are bound to its DPoP key (RFC 9449 §5).
+#[expect(
+    clippy::exhaustive_enums,
+    reason = "RFC 6749 §2.1 defines exactly two client types; layers above match on both"
+)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientKind {
+    /// No client authentication (`token_endpoint_auth_method` `none`): refresh tokens are
+    /// bound to the DPoP key.
+    Public,
+    /// Authenticates at the token endpoint: refresh tokens are bound to the client's
+    /// credentials, not to a DPoP key, unless the server chooses otherwise.
+    Confidential,
+}

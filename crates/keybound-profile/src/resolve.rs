@@ -379,15 +379,9 @@ impl fmt::Display for PolicyError {
 
 impl core::error::Error for PolicyError {}
 
-/// Whether a client has credentials at the token endpoint (RFC 6749 §2.1).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ClientKind {
-    /// No client authentication (`token_endpoint_auth_method` `none`).
-    Public,
-    /// Authenticates at the token endpoint.
-    Confidential,
-}
+/// Whether a client authenticates at the token endpoint (RFC 6749 §2.1); defined in
+/// keybound-dpop so every layer shares one type.
+pub use keybound_dpop::ClientKind;
 
 /// How a refresh token is sender-constrained (RFC 9449 §5, RFC 8705 §4 and §7.1).
 #[non_exhaustive]

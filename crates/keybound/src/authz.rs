@@ -31,19 +31,7 @@ use crate::common::{BoxedNonce, BoxedReplay, BoxedVerifier, PolicyParams};
 use crate::rs::ClientCert;
 
 /// Whether a client authenticates at the token endpoint (RFC 6749 §2.1).
-#[cfg(feature = "profile")]
-pub use keybound_profile::ClientKind;
-
-/// Whether a client authenticates at the token endpoint (RFC 6749 §2.1).
-#[cfg(not(feature = "profile"))]
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ClientKind {
-    /// No client authentication (`token_endpoint_auth_method` `none`).
-    Public,
-    /// Authenticates at the token endpoint.
-    Confidential,
-}
+pub use keybound_dpop::ClientKind;
 
 /// The access token type to answer in the token response (RFC 9449 §5, RFC 6750 §4).
 #[non_exhaustive]
