@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use crate::{Result, cargo, root, step};
+use crate::{Result, cargo, exec, root, step};
 
 /// Debian packages and the program each provides.
 const APT_TOOLS: &[(&str, &str)] = &[("nginx", "nginx"), ("curl", "curl"), ("openssl", "openssl")];
@@ -112,20 +112,6 @@ pub(crate) fn run(args: &[String]) -> Result {
         Err("no interop check ran".into())
     } else {
         Ok(())
-    }
-}
-
-/// Runs `cmd` where it was set up to run (unlike `crate::run`, which runs in the root).
-fn exec(cmd: &mut Command) -> Result {
-    let shown = format!("{cmd:?}");
-    eprintln!("$ {shown}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} exited with {status}"))
     }
 }
 

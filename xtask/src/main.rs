@@ -101,7 +101,11 @@ fn step(name: &str) {
 
 /// Runs a command in the workspace root, failing with its rendering when it fails.
 fn run(cmd: &mut Command) -> Result {
-    cmd.current_dir(root());
+    exec(cmd.current_dir(root()))
+}
+
+/// Runs `cmd` where it was set up to run, failing with its rendering when it fails.
+fn exec(cmd: &mut Command) -> Result {
     let shown = format!("{cmd:?}");
     eprintln!("$ {shown}");
     let status = cmd
