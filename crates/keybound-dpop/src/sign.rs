@@ -375,32 +375,26 @@ impl SigningKey {
             #[cfg(feature = "p256")]
             Inner::Es256(sk) => {
                 let pt = sk.verifying_key().to_sec1_point(false);
-                let (x, y) = (pt.x().map(|x| b64(x)), pt.y().map(|y| b64(y)));
-                write!(
+                let d = private.then(|| sk.to_bytes());
+                write_ec_jwk(
                     out,
-                    r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}""#,
-                    x.unwrap_or_default(),
-                    y.unwrap_or_default()
-                )?;
-                if private {
-                    let d = Zeroizing::new(b64(&sk.to_bytes()));
-                    write!(out, r#","d":"{}","alg":"ES256""#, d.as_str())?;
-                }
+                    "P-256",
+                    pt.x().map(AsRef::as_ref),
+                    pt.y().map(AsRef::as_ref),
+                    d.as_ref().map(|d| (d.as_ref(), Algorithm::Es256)),
+                )?
             }
             #[cfg(feature = "p384")]
             Inner::Es384(sk) => {
                 let pt = sk.verifying_key().to_sec1_point(false);
-                let (x, y) = (pt.x().map(|x| b64(x)), pt.y().map(|y| b64(y)));
-                write!(
+                let d = private.then(|| sk.to_bytes());
+                write_ec_jwk(
                     out,
-                    r#"{{"crv":"P-384","kty":"EC","x":"{}","y":"{}""#,
-                    x.unwrap_or_default(),
-                    y.unwrap_or_default()
-                )?;
-                if private {
-                    let d = Zeroizing::new(b64(&sk.to_bytes()));
-                    write!(out, r#","d":"{}","alg":"ES384""#, d.as_str())?;
-                }
+                    "P-384",
+                    pt.x().map(AsRef::as_ref),
+                    pt.y().map(AsRef::as_ref),
+                    d.as_ref().map(|d| (d.as_ref(), Algorithm::Es384)),
+                )?
             }
             #[cfg(feature = "rsa")]
             Inner::Ps256(sk) => {
@@ -612,6 +606,29 @@ fn rsa_private(jwk: &Jwk<'_>) -> Result<rsa::PrivateKey, KeyError> {
     )
     .map_err(|_| KeyError::Inconsistent)?;
     Ok(key)
+}
+
+/// Writes an EC JWK without its closing brace, members in RFC 7638 order (`crv`, `kty`,
+/// `x`, `y`), then `d` and `alg` for a private export.
+#[allow(dead_code, reason = "unused when both EC backends are compiled out")]
+fn write_ec_jwk(
+    out: &mut String,
+    crv: &str,
+    x: Option<&[u8]>,
+    y: Option<&[u8]>,
+    private: Option<(&[u8], Algorithm)>,
+) -> fmt::Result {
+    write!(
+        out,
+        r#"{{"crv":"{crv}","kty":"EC","x":"{}","y":"{}""#,
+        x.map(b64).unwrap_or_default(),
+        y.map(b64).unwrap_or_default()
+    )?;
+    if let Some((d, alg)) = private {
+        let d = Zeroizing::new(b64(d));
+        write!(out, r#","d":"{}","alg":"{}""#, d.as_str(), alg.name())?;
+    }
+    Ok(())
 }
 
 #[cfg(feature = "rsa")]
