@@ -13,6 +13,8 @@ pub mod nonce;
 pub mod replay;
 
 mod alg;
+#[cfg(feature = "aws-lc-rs")]
+mod aws_lc_backend;
 mod error;
 mod jws;
 mod policy;
@@ -28,6 +30,8 @@ mod wire;
 pub use alg::{
     AlgSet, Algorithm, KeyKind, signing_alg_values_supported, write_signing_alg_values_json,
 };
+#[cfg(feature = "aws-lc-rs")]
+pub use aws_lc_backend::AwsLcVerifier;
 pub use error::{Claim, DpopError, Part, Reason, WireError};
 #[cfg(feature = "alloc")]
 pub use jws::{Claims, DecodedProof, Header};

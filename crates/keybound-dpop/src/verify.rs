@@ -177,11 +177,17 @@ impl SignatureVerifier for RustCryptoVerifier {
     }
 }
 
-/// The fastest verifier compiled in: ring with the `ring` feature, else RustCrypto.
-#[cfg(feature = "ring")]
+/// The fastest verifier compiled in: aws-lc-rs with the `aws-lc-rs` feature, else *ring* with
+/// `ring`, else RustCrypto.
+#[cfg(feature = "aws-lc-rs")]
+pub type DefaultVerifier = crate::aws_lc_backend::AwsLcVerifier;
+/// The fastest verifier compiled in: aws-lc-rs with the `aws-lc-rs` feature, else *ring* with
+/// `ring`, else RustCrypto.
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
 pub type DefaultVerifier = crate::ring_backend::RingVerifier;
-/// The fastest verifier compiled in: ring with the `ring` feature, else RustCrypto.
-#[cfg(not(feature = "ring"))]
+/// The fastest verifier compiled in: aws-lc-rs with the `aws-lc-rs` feature, else *ring* with
+/// `ring`, else RustCrypto.
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
 pub type DefaultVerifier = RustCryptoVerifier;
 
 /// Accepts every signature. Compiled only under `cfg(fuzzing)` so fuzzers reach the checks
