@@ -31,6 +31,12 @@ fn rfc9449_example_proofs_verify_at_their_own_iat_through_ring_verifier() {
     example_proofs_verify_at_their_own_iat(&RingVerifier);
 }
 
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn rfc9449_example_proofs_verify_at_their_own_iat_through_aws_lc_verifier() {
+    example_proofs_verify_at_their_own_iat(&AwsLcVerifier);
+}
+
 fn example_proofs_verify_at_their_own_iat<V: SignatureVerifier>(verifier: &V) {
     let v = vectors();
     let jkt = JwkThumbprint::from_b64(v["dpop_jwk_thumbprint_jkt"].as_str().unwrap()).unwrap();
@@ -86,6 +92,12 @@ fn rfc9449_proofs_fail_outside_their_window_and_against_another_jkt() {
 #[test]
 fn rfc9449_proofs_fail_outside_their_window_and_against_another_jkt_through_ring_verifier() {
     proofs_fail_outside_their_window_and_against_another_jkt(&RingVerifier);
+}
+
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn rfc9449_proofs_fail_outside_their_window_and_against_another_jkt_through_aws_lc_verifier() {
+    proofs_fail_outside_their_window_and_against_another_jkt(&AwsLcVerifier);
 }
 
 fn proofs_fail_outside_their_window_and_against_another_jkt<V: SignatureVerifier>(verifier: &V) {

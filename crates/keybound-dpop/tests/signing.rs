@@ -207,6 +207,8 @@ proptest! {
         prop_assert_eq!(v.iat, iat as i64);
         #[cfg(feature = "ring")]
         check_proof(&proof, &req, &policy, &RingVerifier, iat).unwrap().into_verified_without_replay_check();
+        #[cfg(feature = "aws-lc-rs")]
+        check_proof(&proof, &req, &policy, &AwsLcVerifier, iat).unwrap().into_verified_without_replay_check();
     }
 
     #[test]

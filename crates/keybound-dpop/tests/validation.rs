@@ -1029,6 +1029,18 @@ fn escaped_alg_names_are_resolved() {
 #[cfg(feature = "ring")]
 #[test]
 fn signature_verdicts_agree_through_ring_verifier() {
+    signature_verdicts_agree_with_rustcrypto(&RingVerifier);
+}
+
+/// Step 6 through the aws-lc-rs backend: the same cases and verdicts as for *ring*.
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn signature_verdicts_agree_through_aws_lc_verifier() {
+    signature_verdicts_agree_with_rustcrypto(&AwsLcVerifier);
+}
+
+#[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
+fn signature_verdicts_agree_with_rustcrypto(backend: &dyn SignatureVerifier) {
     let req = Request::new(HTM, HTU);
     let p = good();
     let (rest, sig) = p.rsplit_once('.').unwrap();
@@ -1068,8 +1080,8 @@ fn signature_verdicts_agree_through_ring_verifier() {
             check_proof(proof, &req, &Policy::new(), v, NOW)
                 .map(CheckedProof::into_verified_without_replay_check)
         };
-        let (rust, ring) = (verdict(&RustCryptoVerifier), verdict(&RingVerifier));
-        assert_eq!(ring, rust, "{proof}");
-        assert_eq!(ring.err(), *expected, "{proof}");
+        let (rust, other) = (verdict(&RustCryptoVerifier), verdict(backend));
+        assert_eq!(other, rust, "{proof}");
+        assert_eq!(other.err(), *expected, "{proof}");
     }
 }

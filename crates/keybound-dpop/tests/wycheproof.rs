@@ -155,6 +155,12 @@ fn wycheproof_signatures_through_ring_verifier() {
     all_files(&RingVerifier);
 }
 
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn wycheproof_signatures_through_aws_lc_verifier() {
+    all_files(&AwsLcVerifier);
+}
+
 /// Verifies a compact JWS against a given public key, as a DPoP verifier would (strict
 /// base64url, strict JSON header, `alg` fitting the key), minus the DPoP-only header checks.
 fn verify_jws<V: SignatureVerifier>(
@@ -199,6 +205,13 @@ fn wycheproof_json_web_signature_suite() {
 #[test]
 fn wycheproof_json_web_signature_suite_through_ring_verifier() {
     json_web_signature_suite(&RingVerifier);
+}
+
+/// The same suite through the aws-lc-rs backend: identical verdicts.
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn wycheproof_json_web_signature_suite_through_aws_lc_verifier() {
+    json_web_signature_suite(&AwsLcVerifier);
 }
 
 fn json_web_signature_suite<V: SignatureVerifier>(verifier: &V) {
