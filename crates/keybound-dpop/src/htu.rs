@@ -185,10 +185,19 @@ pub fn normalize_htu_into<'b>(uri: &str, buf: &'b mut [u8]) -> Result<&'b str, H
 pub fn htu_matches(proof_htu: &str, expected: &str) -> Result<bool, HtuError> {
     let a = parse(proof_htu)?;
     let b = parse(expected)?;
-    Ok(a.scheme == b.scheme
-        && a.port == b.port
-        && NormBytes::new(a.host, true).eq(NormBytes::new(b.host, true))
-        && paths_equal(a.path, b.path))
+    if a.scheme != b.scheme || a.port != b.port {
+        return Ok(false);
+    }
+    // Both URIs are validated. When neither host nor path can change under normalization
+    // (no percent-encoding, no segment starting with `.`), the normalized forms are the
+    // components themselves, up to host case and an empty path standing for `/`.
+    if a.is_plain() && b.is_plain() {
+        return Ok(a.host.eq_ignore_ascii_case(b.host) && a.plain_path() == b.plain_path());
+    }
+    Ok(
+        NormBytes::new(a.host, true).eq(NormBytes::new(b.host, true))
+            && paths_equal(a.path, b.path),
+    )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -224,31 +233,78 @@ struct Parsed<'a> {
     path: &'a [u8],
 }
 
+impl Parsed<'_> {
+    /// Whether host and path are in normal form but for host case: no percent-encoding
+    /// anywhere, and no path segment starting with `.` (so no dot segment).
+    fn is_plain(&self) -> bool {
+        !self.host.contains(&b'%')
+            && !self.path.contains(&b'%')
+            && !self.path.windows(2).any(|w| w == b"/.")
+    }
+
+    /// The path of a plain URI in normal form (RFC 3986 §6.2.3: empty is `/`).
+    fn plain_path(&self) -> &[u8] {
+        if self.path.is_empty() {
+            b"/"
+        } else {
+            self.path
+        }
+    }
+}
+
+/// Character classes of RFC 3986 §2.2–§3.5, one bit each, looked up in [`CLASS`].
+const UNRESERVED: u8 = 1;
+const SUB_DELIM: u8 = 2;
+/// `:` and `@`, the rest of `pchar`.
+const COLON_AT: u8 = 4;
+const SLASH: u8 = 8;
+const QUESTION: u8 = 16;
+
+/// `reg-name` (without percent-encodings, validated separately).
+const REG_NAME: u8 = UNRESERVED | SUB_DELIM;
+/// `path-abempty` characters: `pchar` and `/`.
+const PATH: u8 = UNRESERVED | SUB_DELIM | COLON_AT | SLASH;
+/// `query` and `fragment` characters: `pchar`, `/` and `?`.
+const QUERY: u8 = PATH | QUESTION;
+
+/// The class bits of every byte (0 for bytes no URI component allows literally, non-ASCII
+/// included).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "const-evaluated: a u8 index into 256 entries"
+)]
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            UNRESERVED
+        } else if matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+        ) {
+            SUB_DELIM
+        } else if matches!(b, b':' | b'@') {
+            COLON_AT
+        } else if b == b'/' {
+            SLASH
+        } else if b == b'?' {
+            QUESTION
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
+fn class(c: u8) -> u8 {
+    CLASS.get(usize::from(c)).copied().unwrap_or(0)
+}
+
 fn is_unreserved(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~')
-}
-
-fn is_sub_delim(c: u8) -> bool {
-    matches!(
-        c,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-    )
-}
-
-fn is_pchar(c: u8) -> bool {
-    is_unreserved(c) || is_sub_delim(c) || matches!(c, b':' | b'@')
-}
-
-fn is_reg_name_char(c: u8) -> bool {
-    is_unreserved(c) || is_sub_delim(c)
-}
-
-fn is_path_char(c: u8) -> bool {
-    is_pchar(c) || c == b'/'
-}
-
-fn is_query_char(c: u8) -> bool {
-    is_pchar(c) || matches!(c, b'/' | b'?')
+    class(c) & UNRESERVED != 0
 }
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -267,26 +323,27 @@ fn find_from(b: &[u8], from: usize, stop: impl Fn(u8) -> bool) -> usize {
         .map_or(b.len(), |p| from.saturating_add(p))
 }
 
-/// Checks `b[start..end]` against `allowed` plus percent-encodings (RFC 3986 §2.1).
+/// Checks `b[start..end]` against the class bits `allowed` plus percent-encodings
+/// (RFC 3986 §2.1).
 fn validate(
     b: &[u8],
     start: usize,
     end: usize,
-    allowed: fn(u8) -> bool,
+    allowed: u8,
     bad: fn(usize) -> HtuError,
 ) -> Result<(), HtuError> {
     let mut i = start;
     while i < end {
         let Some(&c) = b.get(i) else { break };
-        if c == b'%' {
+        if class(c) & allowed != 0 {
+            i = i.saturating_add(1);
+        } else if c == b'%' {
             let h = b.get(i.saturating_add(1)).copied().and_then(hex_val);
             let l = b.get(i.saturating_add(2)).copied().and_then(hex_val);
             if h.is_none() || l.is_none() || i.saturating_add(2) >= end {
                 return Err(HtuError::InvalidPercentEncoding { offset: i });
             }
             i = i.saturating_add(3);
-        } else if allowed(c) {
-            i = i.saturating_add(1);
         } else {
             return Err(bad(i));
         }
@@ -366,7 +423,7 @@ fn parse(uri: &str) -> Result<Parsed<'_>, HtuError> {
         let colon = authority.iter().position(|&c| c == b':');
         let host_end = colon.map_or(auth_end, |c| auth_start.saturating_add(c));
         let host = b.get(auth_start..host_end).unwrap_or_default();
-        validate(b, auth_start, host_end, is_reg_name_char, |offset| {
+        validate(b, auth_start, host_end, REG_NAME, |offset| {
             HtuError::InvalidHost { offset }
         })?;
         (
@@ -385,7 +442,7 @@ fn parse(uri: &str) -> Result<Parsed<'_>, HtuError> {
 
     // path-abempty, then "?" query and "#" fragment (RFC 3986 §3.3-§3.5)
     let path_end = find_from(b, auth_end, |c| matches!(c, b'?' | b'#'));
-    validate(b, auth_end, path_end, is_path_char, |offset| {
+    validate(b, auth_end, path_end, PATH, |offset| {
         HtuError::InvalidCharacter { offset }
     })?;
     let path = b.get(auth_end..path_end).unwrap_or_default();
@@ -393,14 +450,14 @@ fn parse(uri: &str) -> Result<Parsed<'_>, HtuError> {
     if b.get(rest) == Some(&b'?') {
         let query_end = find_from(b, rest, |c| c == b'#');
         let start = rest.saturating_add(1);
-        validate(b, start, query_end, is_query_char, |offset| {
+        validate(b, start, query_end, QUERY, |offset| {
             HtuError::InvalidCharacter { offset }
         })?;
         rest = query_end;
     }
     if b.get(rest) == Some(&b'#') {
         let start = rest.saturating_add(1);
-        validate(b, start, b.len(), is_query_char, |offset| {
+        validate(b, start, b.len(), QUERY, |offset| {
             HtuError::InvalidCharacter { offset }
         })?;
     }

@@ -677,3 +677,39 @@ proptest! {
         prop_assert_eq!(normalize_htu(&nx).unwrap(), nx);
     }
 }
+
+/// `htu_matches` compares URIs without percent-encodings or dot segments directly (host
+/// case-insensitively, empty path as `/`); the answer must be the normalized comparison's, for
+/// plain URIs and for each of them against a spelling that takes the slow path.
+#[test]
+fn plain_uri_comparison_agrees_with_normalized_comparison() {
+    let uris = [
+        "https://example.com",
+        "https://example.com/",
+        "https://EXAMPLE.com/",
+        "https://example.com:443/",
+        "https://example.com:8443/",
+        "http://example.com/",
+        "https://example.com/a",
+        "https://example.com/a/",
+        "https://example.com/A",
+        "https://example.com//a",
+        "https://example.com/a?q=1#f",
+        "https://[::1]/a",
+        "https://[::1]:443/a",
+        "https://[::A]/a",
+        "https://[::a]/a",
+        "https://example.com/%61",
+        "https://example.com/./a",
+        "https://example.com/b/../a",
+        "https://example.com/.well-known/x",
+        "https://ex%41mple.com/a",
+        "https://example.com/a/.",
+        "https://example.com/a%2F",
+    ];
+    for a in uris {
+        for b in uris {
+            assert_eq!(htu_matches(a, b), Ok(norm(a) == norm(b)), "{a:?} vs {b:?}");
+        }
+    }
+}
