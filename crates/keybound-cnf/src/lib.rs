@@ -9,11 +9,13 @@ extern crate alloc;
 extern crate std;
 
 mod confirmation;
+mod ct;
 mod thumbprint;
 
 pub use confirmation::{
     BindingError, CnfError, Confirmation, JKT, OtherMethods, UnknownMembers, X5T_S256,
 };
+pub use ct::ct_eq;
 pub use keybound_json;
 pub use thumbprint::{
     CertThumbprint, JwkThumbprint, THUMBPRINT_B64_LEN, THUMBPRINT_LEN, ThumbprintError,

@@ -3,7 +3,6 @@
 use core::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use subtle::ConstantTimeEq;
 
 /// Length of a SHA-256 thumbprint in bytes.
 pub const THUMBPRINT_LEN: usize = 32;
@@ -93,7 +92,7 @@ macro_rules! thumbprint_type {
 
             /// Constant-time equality (no early exit on the first differing byte).
             pub fn ct_eq(&self, other: &Self) -> bool {
-                bool::from(self.0.ct_eq(&other.0))
+                crate::ct_eq(&self.0, &other.0)
             }
         }
 

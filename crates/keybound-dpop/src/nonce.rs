@@ -15,7 +15,6 @@ use core::fmt;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 /// Whether every character of `s` is an RFC 9449 §8.1 `NQCHAR` (`%x21 / %x23-5B / %x5D-7E`).
 ///
@@ -190,7 +189,7 @@ impl NonceSource for HmacNonceSource {
         step.copy_from_slice(step_bytes);
         let step = u64::from_be_bytes(step);
         // Authenticity first, so a forged nonce is never reported as merely expired.
-        if !bool::from(self.tag(step).ct_eq(tag)) {
+        if !keybound_cnf::ct_eq(&self.tag(step), tag) {
             return Err(NonceError::Invalid);
         }
         let current = now / self.step_secs;
@@ -226,7 +225,7 @@ impl NonceSource for FixedNonce<'_> {
         if nonce.is_empty() {
             return Err(NonceError::Missing);
         }
-        if bool::from(nonce.as_bytes().ct_eq(self.0.as_bytes())) {
+        if keybound_cnf::ct_eq(nonce.as_bytes(), self.0.as_bytes()) {
             Ok(())
         } else {
             Err(NonceError::Invalid)

@@ -4,7 +4,6 @@
 use core::fmt::{self, Write as _};
 
 use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq as _;
 
 use crate::alg::AlgSet;
 use crate::error::DpopError;
@@ -88,7 +87,7 @@ pub fn ath_string(access_token: &str) -> alloc::string::String {
 pub fn ath_matches(ath_claim: &str, access_token: &str) -> bool {
     let mut buf = [0u8; ATH_LEN];
     let expected = ath(access_token, &mut buf);
-    expected.as_bytes().ct_eq(ath_claim.as_bytes()).into()
+    keybound_cnf::ct_eq(expected.as_bytes(), ath_claim.as_bytes())
 }
 
 /// Where a proof was presented; decides the status code and how the error is carried.
