@@ -1,7 +1,8 @@
 //! Heap allocations per operation, under a counting global allocator, against budgets:
 //! none for the RFC 7638 JWK thumbprint and the RFC 8705 certificate thumbprint (and the proxy
 //! header decode into a caller buffer), a handful for a full ES256 DPoP validation including
-//! the replay commit, with either backend.
+//! the replay commit, with RustCrypto or *ring*. AWS-LC's own C allocations are counted too
+//! (hooked), and exceed that budget: its rows are asserted at their measured ceilings.
 //!
 //! Only the measuring thread is counted (a thread-local switch), so the test harness's other
 //! threads do not disturb the figures. Run with `--nocapture` to see them.
@@ -21,8 +22,8 @@ use std::hint::black_box;
 
 use keybound_dpop::replay::MemoryReplayStore;
 use keybound_dpop::{
-    Algorithm, Policy, ProofParams, Request, RingVerifier, RustCryptoVerifier, SignatureVerifier,
-    SigningKey, check_proof, validate_proof,
+    Algorithm, AwsLcVerifier, Policy, ProofParams, Request, RingVerifier, RustCryptoVerifier,
+    SignatureVerifier, SigningKey, check_proof, validate_proof,
 };
 use keybound_jwk::Jwk;
 use keybound_mtls::CertDer;
@@ -89,6 +90,67 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// AWS-LC allocates with C `malloc` (`OPENSSL_malloc`), which the global allocator never sees;
+/// [`aws_lc_heap::install`] routes it through the same counters, so aws-lc rows count every
+/// heap allocation as the *ring* and RustCrypto rows do.
+mod aws_lc_heap {
+    use std::ffi::{c_char, c_int, c_void};
+    use std::sync::Once;
+
+    #[expect(
+        unsafe_code,
+        reason = "the C allocator, which AWS-LC's hooks forward to"
+    )]
+    unsafe extern "C" {
+        fn malloc(size: usize) -> *mut c_void;
+        fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
+        fn free(ptr: *mut c_void);
+    }
+
+    #[expect(unsafe_code, reason = "an AWS-LC malloc hook forwarding to C malloc")]
+    unsafe extern "C" fn counted_malloc(size: usize, _: *const c_char, _: c_int) -> *mut c_void {
+        super::record(size);
+        // SAFETY: plain C malloc; AWS-LC frees it with `counted_free`.
+        unsafe { malloc(size) }
+    }
+
+    #[expect(unsafe_code, reason = "an AWS-LC realloc hook forwarding to C realloc")]
+    unsafe extern "C" fn counted_realloc(
+        ptr: *mut c_void,
+        size: usize,
+        _: *const c_char,
+        _: c_int,
+    ) -> *mut c_void {
+        super::record(size);
+        // SAFETY: `ptr` came from `counted_malloc`/`counted_realloc` (hooks set before any use).
+        unsafe { realloc(ptr, size) }
+    }
+
+    #[expect(unsafe_code, reason = "an AWS-LC free hook forwarding to C free")]
+    unsafe extern "C" fn counted_free(ptr: *mut c_void, _: *const c_char, _: c_int) {
+        // SAFETY: as for `counted_realloc`.
+        unsafe { free(ptr) }
+    }
+
+    /// Installs the hooks once, before this process's first AWS-LC call (only aws-lc tests call
+    /// it, first thing; AWS-LC accepts hooks only once and before it has allocated).
+    pub(crate) fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            #[expect(unsafe_code, reason = "FFI call; the hooks are valid for the process")]
+            // SAFETY: the three functions have the signatures AWS-LC expects and live forever.
+            let ok = unsafe {
+                aws_lc_sys::CRYPTO_set_mem_functions(
+                    Some(counted_malloc),
+                    Some(counted_realloc),
+                    Some(counted_free),
+                )
+            };
+            assert_eq!(ok, 1, "AWS-LC refused the malloc hooks");
+        });
+    }
+}
 
 /// Runs `f` on this thread and returns the allocations it made, with its result.
 fn measure<T>(f: impl FnOnce() -> T) -> (Allocs, T) {
@@ -236,15 +298,39 @@ fn es256_validation_with_ring_stays_within_budget() {
     assert_validation_budget("ring", validation_allocs(&RingVerifier));
 }
 
-/// EdDSA stays within the ES256 budget with both backends. PS256 adds the RSA backends' own
-/// allocations: *ring* builds its public-key modulus on the heap (asserted at the measured 7),
-/// RustCrypto's `rsa` uses heap-backed big integers (reported only).
+/// aws-lc-rs imports the key into an `EVP_PKEY` and verifies through `EVP_DigestVerify` on every
+/// call, all on the C heap: 36 or 38 calls and 1876–1914 bytes per ES256 validation (200 runs;
+/// the count varies with the key and signature values), over the 2-call budget. Asserted at a
+/// ceiling just above that, so a regression in our own code or in AWS-LC still shows.
+#[test]
+fn es256_validation_with_aws_lc_stays_within_its_ceiling() {
+    const AWS_LC_CEILING: Allocs = Allocs {
+        count: 40,
+        bytes: 2048,
+    };
+    aws_lc_heap::install();
+    let (check, commit, full) = validation_allocs(&AwsLcVerifier);
+    eprintln!("ES256 aws-lc: check_proof {check:?}, commit {commit:?}, validate_proof {full:?}");
+    assert_eq!(commit, Allocs { count: 0, bytes: 0 });
+    assert!(
+        full.count <= AWS_LC_CEILING.count && full.bytes <= AWS_LC_CEILING.bytes,
+        "aws-lc: {full:?} over its ceiling {AWS_LC_CEILING:?}"
+    );
+}
+
+/// EdDSA stays within the ES256 budget with RustCrypto and *ring* (aws-lc: asserted at the
+/// measured 5). PS256 adds the RSA backends' own allocations: *ring* builds its public-key
+/// modulus on the heap (asserted at the measured 7), AWS-LC its `RSA`/`BIGNUM`s and digest
+/// contexts (asserted at the measured 39), RustCrypto's `rsa` uses heap-backed big integers
+/// (reported only).
 #[test]
 fn eddsa_and_ps256_validation_allocations() {
     for alg in [Algorithm::EdDsa, Algorithm::Ps256] {
         let (_, _, ring) = alg_validation_allocs(alg, &RingVerifier);
         let (_, _, rust) = alg_validation_allocs(alg, &RustCryptoVerifier);
-        eprintln!("{alg} validate_proof: ring {ring:?}, RustCrypto {rust:?}");
+        aws_lc_heap::install();
+        let (_, _, aws) = alg_validation_allocs(alg, &AwsLcVerifier);
+        eprintln!("{alg} validate_proof: ring {ring:?}, RustCrypto {rust:?}, aws-lc {aws:?}");
         if alg == Algorithm::EdDsa {
             assert!(
                 ring.count <= VALIDATION_BUDGET.count,
@@ -254,8 +340,10 @@ fn eddsa_and_ps256_validation_allocations() {
                 rust.count <= VALIDATION_BUDGET.count,
                 "{alg} RustCrypto: {rust:?}"
             );
+            assert!(aws.count <= 5, "{alg} aws-lc: {aws:?}");
         } else {
             assert!(ring.count <= 7, "{alg} ring: {ring:?}");
+            assert!(aws.count <= 39, "{alg} aws-lc: {aws:?}");
         }
     }
 }
