@@ -4,7 +4,8 @@
 //! replay insert: decode, strict JSON, header/key checks, signature, claims, htu normalization,
 //! iat, ath, thumbprint) and `bare` verifies the same signature over the same bytes with a key
 //! built from the same coordinates (`bare_prebuilt` skips the key import). The ring rows do the
-//! same with `RingVerifier` and bare *ring*. `overhead_ES256/checks_and_replay_commit` and the
+//! same with `RingVerifier` and bare *ring*, the awslc rows with `AwsLcVerifier` and bare
+//! aws-lc-rs. `overhead_ES256/checks_and_replay_commit` and the
 //! `ES256 ring+replay` ratio add the replay commit (RFC 9449 §11.1) to the checks.
 #![allow(
     missing_docs,
@@ -20,8 +21,8 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use criterion::{Criterion, criterion_group};
 use keybound_dpop::replay::MemoryReplayStore;
 use keybound_dpop::{
-    Algorithm, DecodedProof, Policy, ProofParams, Request, RingVerifier, RustCryptoVerifier,
-    SignatureVerifier, SigningKey, check_proof,
+    Algorithm, AwsLcVerifier, DecodedProof, Policy, ProofParams, Request, RingVerifier,
+    RustCryptoVerifier, SignatureVerifier, SigningKey, check_proof,
 };
 use keybound_jwk::PublicParams;
 
@@ -105,6 +106,17 @@ fn bench_es256(c: &mut Criterion) {
             .unwrap()
         })
     });
+    g.bench_function("awslc_full", |b| b.iter(|| full(&f, &AwsLcVerifier)));
+    g.bench_function("awslc_bare", |b| {
+        b.iter(|| {
+            aws_lc_rs::signature::UnparsedPublicKey::new(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+                black_box(&point),
+            )
+            .verify(black_box(&f.msg), black_box(&f.sig))
+            .unwrap()
+        })
+    });
     g.bench_function("decode_only", |b| {
         b.iter(|| {
             let d = DecodedProof::decode(black_box(&f.proof)).unwrap();
@@ -139,6 +151,17 @@ fn bench_eddsa(c: &mut Criterion) {
             ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, black_box(&x))
                 .verify(black_box(&f.msg), black_box(&f.sig))
                 .unwrap()
+        })
+    });
+    g.bench_function("awslc_full", |b| b.iter(|| full(&f, &AwsLcVerifier)));
+    g.bench_function("awslc_bare", |b| {
+        b.iter(|| {
+            aws_lc_rs::signature::UnparsedPublicKey::new(
+                &aws_lc_rs::signature::ED25519,
+                black_box(&x),
+            )
+            .verify(black_box(&f.msg), black_box(&f.sig))
+            .unwrap()
         })
     });
     g.finish();
@@ -179,6 +202,21 @@ fn bench_ps256(c: &mut Criterion) {
             }
             .verify(
                 &ring::signature::RSA_PSS_2048_8192_SHA256,
+                black_box(&f.msg),
+                black_box(&f.sig),
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("awslc_full", |b| b.iter(|| full(&f, &AwsLcVerifier)));
+    g.bench_function("awslc_bare", |b| {
+        b.iter(|| {
+            aws_lc_rs::signature::RsaPublicKeyComponents {
+                n: black_box(&n),
+                e: black_box(&e),
+            }
+            .verify(
+                &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA256,
                 black_box(&f.msg),
                 black_box(&f.sig),
             )
@@ -346,6 +384,20 @@ fn ratios() {
             .unwrap()
         },
     );
+    interleaved(
+        "ES256 aws-lc",
+        50,
+        41,
+        || full(&es, &AwsLcVerifier),
+        || {
+            aws_lc_rs::signature::UnparsedPublicKey::new(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+                black_box(&point),
+            )
+            .verify(black_box(&es.msg), black_box(&es.sig))
+            .unwrap()
+        },
+    );
     // The whole of RFC 9449 §4.3 on the fastest floor: checks, signature and replay commit.
     let store = MemoryReplayStore::new(1 << 16);
     let mut scope = 0u64;
@@ -391,6 +443,20 @@ fn ratios() {
                 .unwrap()
         },
     );
+    interleaved(
+        "EdDSA aws-lc",
+        100,
+        41,
+        || full(&ed, &AwsLcVerifier),
+        || {
+            aws_lc_rs::signature::UnparsedPublicKey::new(
+                &aws_lc_rs::signature::ED25519,
+                black_box(&x),
+            )
+            .verify(black_box(&ed.msg), black_box(&ed.sig))
+            .unwrap()
+        },
+    );
     let ps = fixture(Algorithm::Ps256);
     let (n, e) = coords(&ps.jwk);
     interleaved(
@@ -422,6 +488,24 @@ fn ratios() {
             }
             .verify(
                 &ring::signature::RSA_PSS_2048_8192_SHA256,
+                black_box(&ps.msg),
+                black_box(&ps.sig),
+            )
+            .unwrap()
+        },
+    );
+    interleaved(
+        "PS256 aws-lc",
+        100,
+        41,
+        || full(&ps, &AwsLcVerifier),
+        || {
+            aws_lc_rs::signature::RsaPublicKeyComponents {
+                n: black_box(&n),
+                e: black_box(&e),
+            }
+            .verify(
+                &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA256,
                 black_box(&ps.msg),
                 black_box(&ps.sig),
             )
