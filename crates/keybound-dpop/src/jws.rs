@@ -215,7 +215,7 @@ mod decoded {
     use alloc::borrow::Cow;
     use alloc::vec::Vec;
 
-    use keybound_json::{Object, Value};
+    use keybound_json::{Limits, Object, Value};
     use keybound_jwk::{Jwk, JwkError};
 
     use super::*;
@@ -289,6 +289,34 @@ mod decoded {
             self.buf.get(self.payload_end..).unwrap_or_default()
         }
 
+        /// The header as a strict JSON object with the values of `names`, taken in the same
+        /// pass.
+        pub(crate) fn header_picking<const N: usize>(
+            &self,
+            names: [&str; N],
+        ) -> Result<(Object<'_>, [Option<Value<'_>>; N]), DpopError> {
+            Object::parse_picking(self.header_json(), &Limits::DEFAULT, names).map_err(|error| {
+                DpopError::Json {
+                    part: Part::Header,
+                    error,
+                }
+            })
+        }
+
+        /// The payload as a strict JSON object with the values of `names`, taken in the same
+        /// pass.
+        pub(crate) fn payload_picking<const N: usize>(
+            &self,
+            names: [&str; N],
+        ) -> Result<(Object<'_>, [Option<Value<'_>>; N]), DpopError> {
+            Object::parse_picking(self.payload_json(), &Limits::DEFAULT, names).map_err(|error| {
+                DpopError::Json {
+                    part: Part::Payload,
+                    error,
+                }
+            })
+        }
+
         /// The header as a strict JSON object (`malformed` when it is not one).
         pub fn header_object(&self) -> Result<Object<'_>, DpopError> {
             Object::parse(self.header_json()).map_err(|error| DpopError::Json {
@@ -330,7 +358,7 @@ mod decoded {
         /// Types a parsed header: `typ` = `dpop+jwt`, `alg` a known asymmetric name, `jwk` a
         /// public JWK, no `crit` (no extension is understood).
         pub fn from_object(object: Object<'a>) -> Result<Self, DpopError> {
-            let [typ, alg, jwk, crit] = scan(&object, ["typ", "alg", "jwk", "crit"]);
+            let [typ, alg, jwk, crit] = object.pick(HEADER_MEMBERS);
             match typ {
                 None => return Err(DpopError::MissingTyp),
                 Some(v) => match v.as_str() {
@@ -381,24 +409,11 @@ mod decoded {
         }
     }
 
-    /// The values of `names` in one pass over the members (duplicates are already refused by
-    /// the strict reader, so the first match is the only one).
-    pub(crate) fn scan<'a, const N: usize>(
-        object: &Object<'a>,
-        names: [&str; N],
-    ) -> [Option<Value<'a>>; N] {
-        let mut out = [None; N];
-        for (name, value) in object.members() {
-            let found = match name.as_plain() {
-                Some(plain) => names.iter().position(|n| *n == plain),
-                None => names.iter().position(|n| name.eq_str(n)),
-            };
-            if let Some(slot) = found.and_then(|i| out.get_mut(i)) {
-                *slot = Some(value);
-            }
-        }
-        out
-    }
+    /// The header members [`Header::from_object`] and the validator read, in this order.
+    pub(crate) const HEADER_MEMBERS: [&str; 4] = ["typ", "alg", "jwk", "crit"];
+
+    /// The claims [`Claims::from_object`] reads, in this order.
+    pub(crate) const CLAIM_MEMBERS: [&str; 6] = ["jti", "htm", "htu", "iat", "ath", "nonce"];
 
     pub(crate) fn map_jwk_error(e: JwkError) -> DpopError {
         match e {
@@ -453,8 +468,14 @@ mod decoded {
     impl<'a> Claims<'a> {
         /// Types a parsed claims set.
         pub fn from_object(object: Object<'a>) -> Result<Self, DpopError> {
-            let [jti, htm, htu, iat, ath, nonce] =
-                scan(&object, ["jti", "htm", "htu", "iat", "ath", "nonce"]);
+            Self::from_picked(object, object.pick(CLAIM_MEMBERS))
+        }
+
+        /// Types a claims set whose [`CLAIM_MEMBERS`] values are already at hand.
+        pub(crate) fn from_picked(
+            object: Object<'a>,
+            [jti, htm, htu, iat, ath, nonce]: [Option<Value<'a>>; 6],
+        ) -> Result<Self, DpopError> {
             let jti = match jti {
                 None => return Err(DpopError::MissingClaim { claim: Claim::Jti }),
                 Some(v) => {

@@ -10,7 +10,9 @@ use keybound_jwk::{EcCurve, Jwk, OkpCurve, PublicParams};
 use crate::alg::{Algorithm, KeyKind};
 use crate::error::DpopError;
 use crate::htu::htu_matches;
-use crate::jws::{Claims, DPOP_TYP, DecodedProof, Header, map_jwk_error, scan};
+use crate::jws::{
+    CLAIM_MEMBERS, Claims, DPOP_TYP, DecodedProof, HEADER_MEMBERS, Header, map_jwk_error,
+};
 use crate::nonce::NonceError;
 use crate::policy::{Policy, Request};
 use crate::replay::{ReplayError, ReplayKey, ReplayStore};
@@ -111,12 +113,13 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     now: u64,
 ) -> Result<CheckedProof, DpopError> {
     // Step 1: size cap, three segments, strict base64url, strict JSON objects.
+    // The members the checks read are taken while validating the JSON (one pass each).
     let decoded = DecodedProof::decode(proof)?;
-    let header_obj = decoded.header_object()?;
-    let payload_obj = decoded.payload_object()?;
+    let (header_obj, header_members) = decoded.header_picking(HEADER_MEMBERS)?;
+    let (payload_obj, claim_members) = decoded.payload_picking(CLAIM_MEMBERS)?;
 
     // Step 2: typ, alg (allow-list), jwk (public, fits alg), crit.
-    let header = checked_header(header_obj, policy, verifier)?;
+    let header = checked_header(header_obj, header_members, policy, verifier)?;
     let alg = header.alg();
 
     // Step 3: signature over the received bytes.
@@ -129,7 +132,7 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     )?;
 
     // Step 4: claims present and well-typed.
-    let claims = Claims::from_object(payload_obj)?;
+    let claims = Claims::from_picked(payload_obj, claim_members)?;
 
     // Step 5: htm.
     if claims.htm != request.htm {
@@ -223,10 +226,10 @@ pub fn validate_proof<V: SignatureVerifier + ?Sized, S: ReplayStore + ?Sized>(
 /// `alg`), `crit`.
 fn checked_header<'a, V: SignatureVerifier + ?Sized>(
     object: Object<'a>,
+    [typ, alg, jwk, crit]: [Option<Value<'a>>; 4],
     policy: &Policy<'_>,
     verifier: &V,
 ) -> Result<Header<'a>, DpopError> {
-    let [typ, alg, jwk, crit] = scan(&object, ["typ", "alg", "jwk", "crit"]);
     match typ {
         None => return Err(DpopError::MissingTyp),
         Some(v) => match v.as_str() {
@@ -268,7 +271,7 @@ pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Res
         _ => 3,
     };
     let [key_alg, key_use, key_ops] = if jwk.object().len() > required {
-        scan(&jwk.object(), ["alg", "use", "key_ops"])
+        jwk.object().pick(["alg", "use", "key_ops"])
     } else {
         [None, None, None]
     };

@@ -3,7 +3,7 @@
 //! Everything else in the crate reads text that went through here, so the readers in
 //! `scan.rs` may assume the grammar holds (and still never panic when it does not).
 
-use crate::{JsonError, Limits, scan};
+use crate::{Array, JsonError, Limits, Number, Object, Str, Value, scan};
 
 /// Depth the validator recurses to at most, whatever the caller's limits say, so the
 /// stack it needs stays bounded on small targets.
@@ -80,7 +80,7 @@ impl<'a> Validator<'a> {
     fn value(&mut self, depth: usize) -> Result<(), JsonError> {
         match self.peek() {
             Some(b'{') => self.object(depth + 1).map(|_| ()),
-            Some(b'[') => self.array(depth + 1),
+            Some(b'[') => self.array(depth + 1).map(|_| ()),
             Some(b'"') => self.string().map(|_| ()),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
@@ -88,6 +88,51 @@ impl<'a> Validator<'a> {
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => Err(self.unexpected("a value")),
         }
+    }
+
+    /// Like [`Self::value`], and returns the view of the value just validated (the
+    /// validator already knows its extent, member count and escapes).
+    fn value_view(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
+        let start = self.pos;
+        let text = self.text;
+        let span = |end: usize| {
+            text.get(start..end)
+                .ok_or(JsonError::UnexpectedEnd { offset: text.len() })
+        };
+        Ok(match self.peek() {
+            Some(b'{') => {
+                let len = self.object(depth + 1)?;
+                Value::Object(Object::new(span(self.pos)?, len))
+            }
+            Some(b'[') => {
+                let len = self.array(depth + 1)?;
+                Value::Array(Array::new(span(self.pos)?, len))
+            }
+            Some(b'"') => {
+                let plain = self.string()?;
+                let raw = text
+                    .get(start + 1..self.pos - 1)
+                    .ok_or(JsonError::UnexpectedEnd { offset: text.len() })?;
+                Value::String(Str::with_plain(raw, plain))
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                Value::Bool(true)
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                Value::Bool(false)
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Value::Null
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+                Value::Number(Number::new(span(self.pos)?))
+            }
+            _ => return Err(self.unexpected("a value")),
+        })
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
@@ -233,7 +278,8 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<(), JsonError> {
+    /// At `[`; returns the number of elements and leaves `pos` after the `]`.
+    fn array(&mut self, depth: usize) -> Result<usize, JsonError> {
         if depth > self.max_depth {
             return Err(JsonError::TooDeep {
                 offset: self.pos,
@@ -244,17 +290,19 @@ impl<'a> Validator<'a> {
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(());
+            return Ok(0);
         }
+        let mut count = 0usize;
         loop {
             self.skip_ws();
             self.value(depth)?;
+            count += 1;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(());
+                    return Ok(count);
                 }
                 _ => return Err(self.unexpected("',' or ']'")),
             }
@@ -263,6 +311,16 @@ impl<'a> Validator<'a> {
 
     /// At `{`; returns the number of members and leaves `pos` after the `}`.
     pub(crate) fn object(&mut self, depth: usize) -> Result<usize, JsonError> {
+        self.object_picking(depth, &mut [])
+    }
+
+    /// [`Self::object`] that also stores, in `picks`, the value of each member whose name
+    /// (after unescaping) is one of the names given there; the others are left as they are.
+    pub(crate) fn object_picking(
+        &mut self,
+        depth: usize,
+        picks: &mut [(&str, Option<Value<'a>>)],
+    ) -> Result<usize, JsonError> {
         if depth > self.max_depth {
             return Err(JsonError::TooDeep {
                 offset: self.pos,
@@ -311,7 +369,20 @@ impl<'a> Validator<'a> {
             }
             self.pos += 1;
             self.skip_ws();
-            self.value(depth)?;
+            if picks.is_empty() {
+                self.value(depth)?;
+            } else {
+                let value = self.value_view(depth)?;
+                let raw = self.text.get(name.0..name.1).unwrap_or_default();
+                let name = Str::with_plain(raw, name.2);
+                let slot = picks.iter_mut().find(|(wanted, _)| match name.as_plain() {
+                    Some(plain) => plain == *wanted,
+                    None => name.eq_str(wanted),
+                });
+                if let Some((_, slot)) = slot {
+                    *slot = Some(value);
+                }
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,

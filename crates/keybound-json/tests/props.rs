@@ -86,8 +86,98 @@ fn same(ours: Value<'_>, theirs: &serde_json::Value) -> bool {
     }
 }
 
+/// What a picked value is: its kind, its text as written and, for containers, its length.
+fn fingerprint(v: Option<Value<'_>>) -> Option<(&'static str, String, usize, bool)> {
+    v.map(|v| {
+        let (raw, len, plain) = match v {
+            Value::String(s) => (
+                s.raw().to_owned(),
+                s.unescaped_len(),
+                s.as_plain().is_some(),
+            ),
+            Value::Number(n) => (n.raw().to_owned(), 0, true),
+            Value::Object(o) => (o.as_str().to_owned(), o.len(), true),
+            Value::Array(a) => (a.as_str().to_owned(), a.len(), true),
+            Value::Bool(b) => (b.to_string(), 0, true),
+            _ => (String::new(), 0, true),
+        };
+        (v.kind_name(), raw, len, plain)
+    })
+}
+
+/// `parse_picking` takes values during validation; they must be exactly what a later
+/// `pick` over the members reads, and the object and errors those of `parse_with`.
+fn picking_agrees(input: &[u8], names: [&str; 4]) {
+    let limits = Limits {
+        max_len: usize::MAX,
+        max_members: usize::MAX,
+        ..Limits::default()
+    };
+    let plain = Object::parse_with(input, &limits);
+    let picked = Object::parse_picking(input, &limits, names);
+    match (plain, picked) {
+        (Ok(a), Ok((b, values))) => {
+            assert_eq!(a.as_str(), b.as_str());
+            assert_eq!(a.len(), b.len());
+            let later = a.pick(names);
+            for (x, y) in values.into_iter().zip(later) {
+                assert_eq!(
+                    fingerprint(x),
+                    fingerprint(y),
+                    "{:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (a, b) => panic!(
+            "parse_with {:?} but parse_picking {:?}",
+            a.map(|o| o.len()),
+            b.map(|(o, _)| o.len())
+        ),
+    }
+}
+
+#[test]
+fn picking_finds_escaped_names_top_level_only() {
+    let text = br#"{"n\u0061me":"v1","x":{"name":"nested"},"arr":[1,{"y":2}],"num":-1.5e3,"t":true,"z":null}"#;
+    let (obj, [name, x, arr, num, t, z, y]) = Object::parse_picking(
+        text,
+        &Limits::DEFAULT,
+        ["name", "x", "arr", "num", "t", "z", "y"],
+    )
+    .unwrap();
+    assert_eq!(obj.len(), 6);
+    assert!(name.unwrap().as_str().unwrap().eq_str("v1"));
+    assert_eq!(x.unwrap().as_object().unwrap().len(), 1);
+    assert_eq!(arr.unwrap().as_array().unwrap().len(), 2);
+    assert_eq!(num.unwrap().as_number().unwrap().raw(), "-1.5e3");
+    assert_eq!(t.unwrap().as_bool(), Some(true));
+    assert!(z.unwrap().is_null());
+    assert!(y.is_none(), "nested members are not picked");
+    picking_agrees(text, ["name", "x", "arr", "y"]);
+    // Errors are those of parse_with, duplicates included.
+    picking_agrees(br#"{"a":1,"\u0061":2}"#, ["a", "b", "c", "d"]);
+    picking_agrees(br#"{"a":[1,2,}"#, ["a", "b", "c", "d"]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn picking_agrees_on_json_soup(input in json_soup()) {
+        picking_agrees(input.as_bytes(), ["a", "b", "ab", "c"]);
+    }
+
+    #[test]
+    fn picking_agrees_on_serde_json_output(v in prop::collection::btree_map(any::<String>(), serde_value(), 0..8)) {
+        let first = v.keys().next().cloned().unwrap_or_default();
+        let last = v.keys().last().cloned().unwrap_or_default();
+        let v = serde_json::Value::Object(v.into_iter().collect());
+        for text in [serde_json::to_string(&v).unwrap(), serde_json::to_string_pretty(&v).unwrap()] {
+            picking_agrees(text.as_bytes(), [&first, "a", &last, ""]);
+        }
+    }
 
     #[test]
     fn parse_never_panics_on_bytes(input in prop::collection::vec(any::<u8>(), 0..256)) {
