@@ -177,9 +177,22 @@ fn stage(value: &[u8], out: &mut [u8]) -> Result<usize, CertError> {
 
 /// Decodes RFC 3986 §2.1 percent-escapes in `buf[..len]` in place; `+` stays `+`.
 pub(crate) fn percent_decode_in_place(buf: &mut [u8], len: usize) -> Result<usize, CertError> {
+    let len = len.min(buf.len());
     let mut r = 0;
     let mut w = 0;
     while r < len {
+        // Runs without `%` (most of a PEM body) move in one copy.
+        let run = buf
+            .get(r..len)
+            .and_then(|rest| rest.iter().position(|&c| c == b'%'))
+            .unwrap_or(len - r);
+        if run > 0 {
+            // In bounds: `w <= r` and `r + run <= len <= buf.len()`.
+            buf.copy_within(r..r + run, w);
+            r += run;
+            w += run;
+            continue;
+        }
         let c = buf.get(r).copied().unwrap_or_default();
         let byte = if c == b'%' {
             let hi = buf
@@ -299,9 +312,7 @@ impl ByteSeq<'_> {
     /// Decodes the DER into `out` and checks its framing (RFC 9440 §2.2).
     pub fn decode_into<'b>(&self, out: &'b mut [u8]) -> Result<CertDer<'b>, CertError> {
         let mut dec = b64::Decoder::new(Padding::Optional);
-        for (i, &c) in self.b64.iter().enumerate() {
-            dec.push(c, self.offset + i, out)?;
-        }
+        dec.feed(self.b64, self.offset, false, out)?;
         let n = dec.finish(self.offset + self.b64.len(), out)?;
         CertDer::new(out.get(..n).unwrap_or_default())
     }

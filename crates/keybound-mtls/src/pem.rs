@@ -68,11 +68,7 @@ impl<'a> PemBlock<'a> {
             .get(self.span.body_start..self.span.body_end)
             .unwrap_or_default();
         let mut dec = b64::Decoder::new(Padding::Required);
-        for (i, &c) in body.iter().enumerate() {
-            if !b64::is_ws(c) {
-                dec.push(c, self.span.body_start + i, out)?;
-            }
-        }
+        dec.feed(body, self.span.body_start, true, out)?;
         let n = dec.finish(self.span.body_end, out)?;
         Ok(out.get(..n).unwrap_or_default())
     }
@@ -227,11 +223,7 @@ pub fn decode_pem_into<'b>(pem: &[u8], out: &'b mut [u8]) -> Result<CertDer<'b>,
     let body = single_cert_body(pem)?;
     let span_text = pem.get(body.clone()).unwrap_or_default();
     let mut dec = b64::Decoder::new(Padding::Required);
-    for (i, &c) in span_text.iter().enumerate() {
-        if !b64::is_ws(c) {
-            dec.push(c, body.start + i, out)?;
-        }
-    }
+    dec.feed(span_text, body.start, true, out)?;
     let n = dec.finish(body.end, out)?;
     CertDer::new(out.get(..n).unwrap_or_default())
 }
