@@ -29,10 +29,13 @@ use keybound_jwk::Jwk;
 use keybound_mtls::CertDer;
 use keybound_mtls::header::decode_nginx_escaped;
 
-/// Budget for one full validation (decode, checks, signature, thumbprint, replay commit).
+/// Budget for one full validation (decode, checks, signature, thumbprint, replay commit): the
+/// owned `jti` of the result (22 bytes for the 128-bit random `jti` keybound signs with). The
+/// segments are decoded into a stack buffer when they fit in 1 KiB, as ES256, EdDSA and
+/// RSA-2048 PS256 proofs do.
 const VALIDATION_BUDGET: Allocs = Allocs {
-    count: 2,
-    bytes: 512,
+    count: 1,
+    bytes: 64,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,8 +302,8 @@ fn es256_validation_with_ring_stays_within_budget() {
 }
 
 /// aws-lc-rs imports the key into an `EVP_PKEY` and verifies through `EVP_DigestVerify` on every
-/// call, all on the C heap: 36 or 38 calls and 1876–1914 bytes per ES256 validation (200 runs;
-/// the count varies with the key and signature values), over the 2-call budget. Asserted at a
+/// call, all on the C heap: 35 to 37 calls and about 1.5–1.9 KB per ES256 validation (200 runs;
+/// the count varies with the key and signature values), over the 1-call budget. Asserted at a
 /// ceiling just above that, so a regression in our own code or in AWS-LC still shows.
 #[test]
 fn es256_validation_with_aws_lc_stays_within_its_ceiling() {
@@ -320,7 +323,7 @@ fn es256_validation_with_aws_lc_stays_within_its_ceiling() {
 
 /// EdDSA stays within the ES256 budget with RustCrypto and *ring* (aws-lc: asserted at the
 /// measured 5). PS256 adds the RSA backends' own allocations: *ring* builds its public-key
-/// modulus on the heap (asserted at the measured 7), AWS-LC its `RSA`/`BIGNUM`s and digest
+/// modulus on the heap (asserted at the measured 6), AWS-LC its `RSA`/`BIGNUM`s and digest
 /// contexts (asserted at the measured 39), RustCrypto's `rsa` uses heap-backed big integers
 /// (reported only).
 #[test]
@@ -342,7 +345,7 @@ fn eddsa_and_ps256_validation_allocations() {
             );
             assert!(aws.count <= 5, "{alg} aws-lc: {aws:?}");
         } else {
-            assert!(ring.count <= 7, "{alg} ring: {ring:?}");
+            assert!(ring.count <= 6, "{alg} ring: {ring:?}");
             assert!(aws.count <= 39, "{alg} aws-lc: {aws:?}");
         }
     }

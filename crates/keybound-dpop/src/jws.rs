@@ -235,25 +235,8 @@ mod decoded {
         /// Splits and decodes `proof` (size cap, three segments, strict base64url).
         pub fn decode(proof: &'a str) -> Result<Self, DpopError> {
             let parts = split_compact(proof)?;
-            let hl = b64_decoded_len(parts.header.len())
-                .ok_or(DpopError::Base64 { part: Part::Header })?;
-            let pl = b64_decoded_len(parts.payload.len()).ok_or(DpopError::Base64 {
-                part: Part::Payload,
-            })?;
-            let sl = b64_decoded_len(parts.signature.len()).ok_or(DpopError::Base64 {
-                part: Part::Signature,
-            })?;
-            let mut buf = alloc::vec![0u8; hl + pl + sl];
-            let (h, rest) = buf.split_at_mut(hl);
-            let (p, s) = rest.split_at_mut(pl);
-            let header_end = b64_decode_into(parts.header, h, Part::Header)?.len();
-            let payload_end = hl + b64_decode_into(parts.payload, p, Part::Payload)?.len();
-            let sig_len = b64_decode_into(parts.signature, s, Part::Signature)?.len();
-            if parts.signature.is_empty() || sig_len == 0 {
-                return Err(DpopError::Base64 {
-                    part: Part::Signature,
-                });
-            }
+            let mut buf = alloc::vec![0u8; decoded_total(&parts)?];
+            let (header_end, payload_end) = decode_segments(&parts, &mut buf)?;
             Ok(DecodedProof {
                 parts,
                 buf,
@@ -289,34 +272,6 @@ mod decoded {
             self.buf.get(self.payload_end..).unwrap_or_default()
         }
 
-        /// The header as a strict JSON object with the values of `names`, taken in the same
-        /// pass.
-        pub(crate) fn header_picking<const N: usize>(
-            &self,
-            names: [&str; N],
-        ) -> Result<(Object<'_>, [Option<Value<'_>>; N]), DpopError> {
-            Object::parse_picking(self.header_json(), &Limits::DEFAULT, names).map_err(|error| {
-                DpopError::Json {
-                    part: Part::Header,
-                    error,
-                }
-            })
-        }
-
-        /// The payload as a strict JSON object with the values of `names`, taken in the same
-        /// pass.
-        pub(crate) fn payload_picking<const N: usize>(
-            &self,
-            names: [&str; N],
-        ) -> Result<(Object<'_>, [Option<Value<'_>>; N]), DpopError> {
-            Object::parse_picking(self.payload_json(), &Limits::DEFAULT, names).map_err(|error| {
-                DpopError::Json {
-                    part: Part::Payload,
-                    error,
-                }
-            })
-        }
-
         /// The header as a strict JSON object (`malformed` when it is not one).
         pub fn header_object(&self) -> Result<Object<'_>, DpopError> {
             Object::parse(self.header_json()).map_err(|error| DpopError::Json {
@@ -343,6 +298,44 @@ mod decoded {
         pub fn claims(&self) -> Result<Claims<'_>, DpopError> {
             Claims::from_object(self.payload_object()?)
         }
+    }
+
+    /// Decoded length of the three segments together.
+    pub(crate) fn decoded_total(parts: &CompactParts<'_>) -> Result<usize, DpopError> {
+        let len = |text: &str, part| b64_decoded_len(text.len()).ok_or(DpopError::Base64 { part });
+        Ok(len(parts.header, Part::Header)?
+            + len(parts.payload, Part::Payload)?
+            + len(parts.signature, Part::Signature)?)
+    }
+
+    /// Decodes the three segments one after the other into `buf` (exactly
+    /// [`decoded_total`] bytes); returns where the header and the payload end.
+    pub(crate) fn decode_segments(
+        parts: &CompactParts<'_>,
+        buf: &mut [u8],
+    ) -> Result<(usize, usize), DpopError> {
+        let header_end = b64_decode_into(parts.header, buf, Part::Header)?.len();
+        let rest = buf.get_mut(header_end..).unwrap_or_default();
+        let payload_len = b64_decode_into(parts.payload, rest, Part::Payload)?.len();
+        let payload_end = header_end + payload_len;
+        let rest = buf.get_mut(payload_end..).unwrap_or_default();
+        let sig_len = b64_decode_into(parts.signature, rest, Part::Signature)?.len();
+        if parts.signature.is_empty() || sig_len == 0 {
+            return Err(DpopError::Base64 {
+                part: Part::Signature,
+            });
+        }
+        Ok((header_end, payload_end))
+    }
+
+    /// Parses decoded header or payload JSON, taking the values of `names` in the same pass.
+    pub(crate) fn parse_picking<'j, const N: usize>(
+        json: &'j [u8],
+        part: Part,
+        names: [&str; N],
+    ) -> Result<(Object<'j>, [Option<Value<'j>>; N]), DpopError> {
+        Object::parse_picking(json, &Limits::DEFAULT, names)
+            .map_err(|error| DpopError::Json { part, error })
     }
 
     /// The protected header of a DPoP proof (RFC 9449 §4.2): `typ`, `alg`, `jwk`; other members

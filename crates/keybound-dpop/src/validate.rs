@@ -2,6 +2,7 @@
 //! phase ([`check_proof`]) and the replay commit ([`CheckedProof::commit`]).
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use keybound_cnf::JwkThumbprint;
 use keybound_json::{Object, Value};
@@ -9,15 +10,22 @@ use keybound_jwk::{EcCurve, Jwk, OkpCurve, PublicParams};
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::error::DpopError;
+use crate::error::Part;
 use crate::htu::htu_matches;
 use crate::jws::{
-    CLAIM_MEMBERS, Claims, DPOP_TYP, DecodedProof, HEADER_MEMBERS, Header, map_jwk_error,
+    CLAIM_MEMBERS, Claims, DPOP_TYP, HEADER_MEMBERS, Header, decode_segments, decoded_total,
+    map_jwk_error, parse_picking, split_compact,
 };
 use crate::nonce::NonceError;
 use crate::policy::{Policy, Request};
 use crate::replay::{ReplayError, ReplayKey, ReplayStore};
 use crate::verify::{SignatureVerifier, VerifyError};
 use crate::wire::ath_matches;
+
+/// Decoded proofs up to this many bytes (header, payload and signature together) are decoded
+/// into a stack buffer: ES256 and EdDSA proofs take about 550 bytes, PS256 with a 2048-bit key
+/// about 850. Longer ones (larger RSA keys, long extra claims) use the heap.
+pub(crate) const STACK_DECODE_LEN: usize = 1024;
 
 /// A proof that passed every stateless check; commit it to the replay store to finish.
 ///
@@ -113,23 +121,33 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     now: u64,
 ) -> Result<CheckedProof, DpopError> {
     // Step 1: size cap, three segments, strict base64url, strict JSON objects.
-    // The members the checks read are taken while validating the JSON (one pass each).
-    let decoded = DecodedProof::decode(proof)?;
-    let (header_obj, header_members) = decoded.header_picking(HEADER_MEMBERS)?;
-    let (payload_obj, claim_members) = decoded.payload_picking(CLAIM_MEMBERS)?;
+    // Proofs of the usual sizes are decoded on the stack, longer ones on the heap; the members
+    // the checks read are taken while validating the JSON (one pass each).
+    let parts = split_compact(proof)?;
+    let total = decoded_total(&parts)?;
+    let mut stack = [0u8; STACK_DECODE_LEN];
+    let mut heap = Vec::new();
+    let buf = match stack.get_mut(..total) {
+        Some(buf) => buf,
+        None => {
+            heap.resize(total, 0);
+            heap.as_mut_slice()
+        }
+    };
+    let (header_end, payload_end) = decode_segments(&parts, buf)?;
+    let buf: &[u8] = buf;
+    let header_json = buf.get(..header_end).unwrap_or_default();
+    let payload_json = buf.get(header_end..payload_end).unwrap_or_default();
+    let signature = buf.get(payload_end..).unwrap_or_default();
+    let (header_obj, header_members) = parse_picking(header_json, Part::Header, HEADER_MEMBERS)?;
+    let (payload_obj, claim_members) = parse_picking(payload_json, Part::Payload, CLAIM_MEMBERS)?;
 
     // Step 2: typ, alg (allow-list), jwk (public, fits alg), crit.
     let header = checked_header(header_obj, header_members, policy, verifier)?;
     let alg = header.alg();
 
     // Step 3: signature over the received bytes.
-    verify_signature(
-        verifier,
-        alg,
-        header.jwk(),
-        decoded.signing_input(),
-        decoded.signature(),
-    )?;
+    verify_signature(verifier, alg, header.jwk(), parts.signing_input, signature)?;
 
     // Step 4: claims present and well-typed.
     let claims = Claims::from_picked(payload_obj, claim_members)?;

@@ -135,14 +135,21 @@ pub(crate) fn value_at(text: &str, i: usize) -> Option<(Value<'_>, usize)> {
     }
 }
 
+/// Byte equality, inline: member names are short (`alg`, `jti`, …), where a call to `memcmp`
+/// costs more than the comparison.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Whether two raw (escaped) member names denote the same string, each with its
 /// "no escapes" flag.
 #[inline]
 pub(crate) fn raw_names_equal_plain(a: &str, a_plain: bool, b: &str, b_plain: bool) -> bool {
     if a_plain && b_plain {
-        return a.len() == b.len() && a == b;
+        return bytes_eq(a.as_bytes(), b.as_bytes());
     }
-    if a == b {
+    if bytes_eq(a.as_bytes(), b.as_bytes()) {
         return true;
     }
     Str::with_plain(a, a_plain)

@@ -376,7 +376,7 @@ impl<'a> Validator<'a> {
                 let raw = self.text.get(name.0..name.1).unwrap_or_default();
                 let name = Str::with_plain(raw, name.2);
                 let slot = picks.iter_mut().find(|(wanted, _)| match name.as_plain() {
-                    Some(plain) => plain == *wanted,
+                    Some(plain) => scan::bytes_eq(plain.as_bytes(), wanted.as_bytes()),
                     None => name.eq_str(wanted),
                 });
                 if let Some((_, slot)) = slot {
