@@ -107,13 +107,14 @@ pub(crate) fn b64_decode_into<'o>(
     let mut src2 = text.as_bytes().chunks_exact(8);
     let mut dst2 = out.chunks_exact_mut(6);
     for (s, d) in (&mut src2).zip(&mut dst2) {
-        if let ([c0, c1, c2, c3, c4, c5, c6, c7], [d0, d1, d2, d3, d4, d5]) = (s, d) {
+        if let ([c0, c1, c2, c3, c4, c5, c6, c7], Ok(d)) = (s, <&mut [u8; 6]>::try_from(d)) {
             let a = group(*c0, *c1, *c2, *c3);
             let b = group(*c4, *c5, *c6, *c7);
             bad_groups |= a | b;
-            let [_, a0, a1, a2] = a.to_be_bytes();
-            let [_, b0, b1, b2] = b.to_be_bytes();
-            (*d0, *d1, *d2, *d3, *d4, *d5) = (a0, a1, a2, b0, b1, b2);
+            // 48 bits, big-endian, in the low six bytes of one word.
+            let w = ((u64::from(a) << 24) | u64::from(b & 0x00ff_ffff)).to_be_bytes();
+            let [_, _, rest @ ..] = w;
+            *d = rest;
         }
     }
     let mut src = src2.remainder().chunks_exact(4);
