@@ -18,6 +18,8 @@ mod aws_lc_backend;
 mod error;
 mod jws;
 mod policy;
+#[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
+mod ring_api;
 #[cfg(feature = "ring")]
 mod ring_backend;
 #[cfg(feature = "alloc")]
