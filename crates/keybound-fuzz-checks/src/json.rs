@@ -59,6 +59,36 @@ fn same(a: Value<'_>, b: Value<'_>) -> bool {
     }
 }
 
+/// `Object::parse_picking` (values taken during validation) gives the errors of
+/// `Object::parse` and the values of `Object::pick` on the parsed object.
+fn picking_agrees(data: &[u8], parsed: &Result<Object<'_>, keybound_json::JsonError>) {
+    const NAMES: [&str; 5] = ["typ", "alg", "jwk", "a", ""];
+    let picked = Object::parse_picking(data, &Limits::DEFAULT, NAMES);
+    match (parsed, picked) {
+        (Ok(obj), Ok((again, values))) => {
+            assert_eq!(obj.as_str(), again.as_str());
+            assert_eq!(obj.len(), again.len());
+            for (name, (x, y)) in NAMES.iter().zip(values.into_iter().zip(obj.pick(NAMES))) {
+                let agree = match (x, y) {
+                    (None, None) => true,
+                    (Some(Value::String(p)), Some(Value::String(q))) => {
+                        p.raw() == q.raw() && p.as_plain() == q.as_plain()
+                    }
+                    (Some(p), Some(q)) => same(p, q),
+                    _ => false,
+                };
+                assert!(agree, "parse_picking and pick disagree on {name:?}");
+            }
+        }
+        (Err(e), Err(f)) => assert_eq!(*e, f, "different errors"),
+        (a, b) => panic!(
+            "parse accepted: {}, parse_picking accepted: {}",
+            a.is_ok(),
+            b.is_ok()
+        ),
+    }
+}
+
 /// No panic on any input; whatever parses is UTF-8, its readers agree with its counts, and
 /// it survives a compact re-serialization (unescape, `write_str`, parse) unchanged.
 ///
@@ -66,7 +96,9 @@ fn same(a: Value<'_>, b: Value<'_>) -> bool {
 ///
 /// When an invariant above does not hold: that is the finding.
 pub fn json_object(data: &[u8]) {
-    let Ok(obj) = Object::parse(data) else { return };
+    let parsed = Object::parse(data);
+    picking_agrees(data, &parsed);
+    let Ok(obj) = parsed else { return };
     assert!(
         core::str::from_utf8(data).is_ok(),
         "accepted non-UTF-8 input"
