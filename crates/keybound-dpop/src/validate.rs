@@ -9,8 +9,7 @@ use keybound_json::{Object, Value};
 use keybound_jwk::{EcCurve, Jwk, OkpCurve, PublicParams};
 
 use crate::alg::{Algorithm, KeyKind};
-use crate::error::DpopError;
-use crate::error::Part;
+use crate::error::{DpopError, Part};
 use crate::htu::htu_matches;
 use crate::jws::{
     CLAIM_MEMBERS, Claims, DPOP_TYP, HEADER_MEMBERS, Header, decode_segments, decoded_total,
