@@ -22,12 +22,10 @@ use core::fmt;
 use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint, ThumbprintError};
 use keybound_dpop::nonce::NonceSource;
 use keybound_dpop::replay::ReplayStore;
-use keybound_dpop::{
-    AlgSet, CheckedProof, DefaultVerifier, DpopError, Policy, SignatureVerifier, Verified,
-};
+use keybound_dpop::{AlgSet, CheckedProof, DpopError, Policy, SignatureVerifier, Verified};
 use keybound_mtls::CertBindingError;
 
-use crate::common::{BoxedNonce, BoxedReplay, BoxedVerifier, PolicyParams};
+use crate::common::{DpopSettings, PolicyParams};
 use crate::rs::ClientCert;
 
 /// Whether a client authenticates at the token endpoint (RFC 6749 §2.1).
@@ -373,7 +371,7 @@ impl PendingToken {
     pub fn commit(self, server: &AuthorizationServer<'_>) -> Result<TokenBinding, AsRejection> {
         let proof = match self.proof {
             Some(p) => Some(
-                p.commit(&*server.config.replay)
+                p.commit(&*server.config.dpop.replay)
                     .map_err(|e| AsRejection::new(AsError::Dpop(e), None))?,
             ),
             None => None,
@@ -429,7 +427,7 @@ impl PendingPar {
     ) -> Result<Option<JwkThumbprint>, AsRejection> {
         match self.proof {
             Some(p) => p
-                .commit(&*server.config.replay)
+                .commit(&*server.config.dpop.replay)
                 .map(|v| Some(v.jkt))
                 .map_err(|e| AsRejection::new(AsError::Dpop(e), None)),
             None => Ok(self.explicit),
@@ -440,27 +438,19 @@ impl PendingPar {
 /// Authorization-server settings.
 #[must_use]
 pub struct AsConfig<'a> {
-    policy: PolicyParams,
-    replay: BoxedReplay<'a>,
-    nonce: Option<BoxedNonce<'a>>,
-    verifier: BoxedVerifier<'a>,
-    accept_dpop: bool,
+    dpop: DpopSettings<'a>,
     mtls: bool,
     require_pop: bool,
     bind_confidential_refresh: bool,
-    htu_aliases: &'a [&'a str],
 }
 
 impl fmt::Debug for AsConfig<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsConfig")
-            .field("policy", &self.policy)
-            .field("nonce_required", &self.nonce.is_some())
-            .field("accept_dpop", &self.accept_dpop)
-            .field("mtls", &self.mtls)
+        let mut d = f.debug_struct("AsConfig");
+        self.dpop.debug_fields(&mut d);
+        d.field("mtls", &self.mtls)
             .field("require_pop", &self.require_pop)
             .field("bind_confidential_refresh", &self.bind_confidential_refresh)
-            .field("htu_aliases", &self.htu_aliases)
             .finish_non_exhaustive()
     }
 }
@@ -471,15 +461,10 @@ impl<'a> AsConfig<'a> {
     /// refresh tokens not bound to a key.
     pub fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
         AsConfig {
-            policy: PolicyParams::from_policy(&Policy::new()),
-            replay: Box::new(replay),
-            nonce: None,
-            verifier: Box::new(DefaultVerifier::default()),
-            accept_dpop: true,
+            dpop: DpopSettings::new(replay),
             mtls: true,
             require_pop: false,
             bind_confidential_refresh: false,
-            htu_aliases: &[],
         }
     }
 
@@ -495,52 +480,38 @@ impl<'a> AsConfig<'a> {
         nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
     ) -> Result<Self, keybound_profile::PolicyError> {
         use keybound_profile::{Feature, RefreshTokenBinding};
-        let dpop = resolved.is_enabled(Feature::Dpop);
-        if dpop && resolved.nonce_required() && nonce.is_none() {
-            return Err(keybound_profile::PolicyError::NonceSourceRequired {
-                profile: resolved.profile().name(),
-            });
-        }
-        let require_pop = resolved.sender_constrained_tokens_required();
-        let bind_confidential =
-            resolved.refresh_token_binding(ClientKind::Confidential) == RefreshTokenBinding::Key;
-        let mut config = AsConfig::new(replay)
-            .with_policy(resolved.dpop_base_policy())
-            .accept_dpop(dpop)
-            .mtls_bound_tokens(resolved.is_enabled(Feature::Mtls))
-            .require_proof_of_possession(require_pop)
-            .bind_confidential_refresh_tokens(bind_confidential);
-        config.nonce = if dpop && resolved.nonce_required() {
-            nonce
-        } else {
-            None
-        };
-        Ok(config)
+        Ok(AsConfig {
+            dpop: DpopSettings::from_resolved(resolved, replay, nonce)?,
+            mtls: resolved.is_enabled(Feature::Mtls),
+            require_pop: resolved.sender_constrained_tokens_required(),
+            bind_confidential_refresh: resolved.refresh_token_binding(ClientKind::Confidential)
+                == RefreshTokenBinding::Key,
+        })
     }
 
     /// With this DPoP policy (algorithms, `iat` window, RSA minimum). A nonce source in
     /// `policy` cannot be kept (it is not `Sync`): set it with [`AsConfig::with_nonce`];
     /// until then every proof is refused with `use_dpop_nonce` (fail closed).
     pub fn with_policy(mut self, policy: Policy<'_>) -> Self {
-        self.policy = PolicyParams::from_policy(&policy);
+        self.dpop.policy = PolicyParams::from_policy(&policy);
         self
     }
 
     /// Requiring proofs to carry a nonce from `source` (RFC 9449 §8).
     pub fn with_nonce(mut self, source: impl NonceSource + Send + Sync + 'a) -> Self {
-        self.nonce = Some(Box::new(source));
+        self.dpop.nonce = Some(Box::new(source));
         self
     }
 
-    /// Verifying proof signatures with `verifier` (default: [`DefaultVerifier`]).
+    /// Verifying proof signatures with `verifier` (default: [`DefaultVerifier`](keybound_dpop::DefaultVerifier)).
     pub fn with_verifier(mut self, verifier: impl SignatureVerifier + Send + Sync + 'a) -> Self {
-        self.verifier = Box::new(verifier);
+        self.dpop.verifier = Box::new(verifier);
         self
     }
 
     /// Whether DPoP proofs are accepted (default: yes).
     pub fn accept_dpop(mut self, accept: bool) -> Self {
-        self.accept_dpop = accept;
+        self.dpop.accept = accept;
         self
     }
 
@@ -567,7 +538,7 @@ impl<'a> AsConfig<'a> {
 
     /// Other URIs the proof's `htu` may name (e.g. `mtls_endpoint_aliases`).
     pub fn with_htu_aliases(mut self, aliases: &'a [&'a str]) -> Self {
-        self.htu_aliases = aliases;
+        self.dpop.htu_aliases = aliases;
         self
     }
 }
@@ -590,8 +561,7 @@ impl fmt::Debug for AuthorizationServer<'_> {
 impl<'a> AuthorizationServer<'a> {
     /// An authorization server with `config`.
     pub fn new(config: AsConfig<'a>) -> Self {
-        let algs =
-            keybound_dpop::signing_alg_values_supported(config.policy.algs(), &*config.verifier);
+        let algs = config.dpop.supported_algs();
         AuthorizationServer { config, algs }
     }
 
@@ -603,7 +573,7 @@ impl<'a> AuthorizationServer<'a> {
 
     /// The effective DPoP policy, with the configured nonce source.
     pub fn policy(&self) -> Policy<'_> {
-        self.config.policy.policy(self.config.nonce.as_ref())
+        self.config.dpop.policy()
     }
 
     /// A fresh nonce for a `DPoP-Nonce` response header (RFC 9449 §8), when nonces are required.
@@ -645,7 +615,7 @@ impl<'a> AuthorizationServer<'a> {
                 proof: None,
             });
         }
-        if !self.config.accept_dpop {
+        if !self.config.dpop.accept {
             return Err(AsRejection::new(AsError::DpopNotSupported, None));
         }
         let proof = Some(self.check_proof(method, uri, dpop, explicit, now)?);
@@ -686,7 +656,7 @@ impl<'a> AuthorizationServer<'a> {
                 return Err(self.dpop_rejection(DpopError::MissingProof, now));
             }
             None
-        } else if self.config.accept_dpop {
+        } else if self.config.dpop.accept {
             Some(self.check_proof(req.method, req.uri, req.dpop, expected_jkt, now)?)
         } else {
             return Err(AsRejection::new(AsError::DpopNotSupported, None));
@@ -737,11 +707,17 @@ impl<'a> AuthorizationServer<'a> {
         let run = || {
             let proof = keybound_dpop::single_header_value(dpop)?;
             let mut request =
-                keybound_dpop::Request::new(method, uri).with_aliases(self.config.htu_aliases);
+                keybound_dpop::Request::new(method, uri).with_aliases(self.config.dpop.htu_aliases);
             if let Some(jkt) = jkt {
                 request = request.with_jkt(jkt);
             }
-            keybound_dpop::check_proof(proof, &request, &self.policy(), &*self.config.verifier, now)
+            keybound_dpop::check_proof(
+                proof,
+                &request,
+                &self.policy(),
+                &*self.config.dpop.verifier,
+                now,
+            )
         };
         run().map_err(|e| self.dpop_rejection(e, now))
     }

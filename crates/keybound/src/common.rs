@@ -5,7 +5,7 @@ use alloc::string::String;
 
 use keybound_dpop::nonce::{NonceError, NonceSource};
 use keybound_dpop::replay::ReplayStore;
-use keybound_dpop::{AlgSet, Policy, SignatureVerifier};
+use keybound_dpop::{AlgSet, DefaultVerifier, Policy, SignatureVerifier};
 
 pub(crate) type BoxedReplay<'a> = Box<dyn ReplayStore + Send + Sync + 'a>;
 pub(crate) type BoxedNonce<'a> = Box<dyn NonceSource + Send + Sync + 'a>;
@@ -71,4 +71,71 @@ impl NonceSource for RefuseAll {
 /// A fresh nonce from the policy's source, if it issues one.
 pub(crate) fn issue_nonce(policy: &Policy<'_>, now: u64) -> Option<String> {
     policy.nonce.map(|n| n.issue(now)).filter(|n| !n.is_empty())
+}
+
+/// The DPoP side of a server's configuration, shared by [`crate::rs::RsConfig`] and
+/// [`crate::authz::AsConfig`]: policy numbers, replay store, nonce source, verifier, whether
+/// proofs are accepted at all, and the other URIs `htu` may name.
+pub(crate) struct DpopSettings<'a> {
+    pub(crate) policy: PolicyParams,
+    pub(crate) replay: BoxedReplay<'a>,
+    pub(crate) nonce: Option<BoxedNonce<'a>>,
+    pub(crate) verifier: BoxedVerifier<'a>,
+    pub(crate) accept: bool,
+    pub(crate) htu_aliases: &'a [&'a str],
+}
+
+impl<'a> DpopSettings<'a> {
+    /// RFC 9449 defaults ([`Policy::new`]), the [`DefaultVerifier`], no nonce, proofs
+    /// accepted, no aliases.
+    pub(crate) fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
+        DpopSettings {
+            policy: PolicyParams::from_policy(&Policy::new()),
+            replay: Box::new(replay),
+            nonce: None,
+            verifier: Box::new(DefaultVerifier::default()),
+            accept: true,
+            htu_aliases: &[],
+        }
+    }
+
+    /// From a resolved profile: its DPoP policy, proofs accepted when DPoP is enabled, and
+    /// `nonce` kept when the configuration requires nonces (an error when it is missing then).
+    #[cfg(feature = "profile")]
+    pub(crate) fn from_resolved(
+        resolved: &keybound_profile::ResolvedConfig,
+        replay: impl ReplayStore + Send + Sync + 'a,
+        nonce: Option<BoxedNonce<'a>>,
+    ) -> Result<Self, keybound_profile::PolicyError> {
+        let accept = resolved.is_enabled(keybound_profile::Feature::Dpop);
+        let nonce_required = accept && resolved.nonce_required();
+        if nonce_required && nonce.is_none() {
+            return Err(keybound_profile::PolicyError::NonceSourceRequired {
+                profile: resolved.profile().name(),
+            });
+        }
+        let mut settings = DpopSettings::new(replay);
+        settings.policy = PolicyParams::from_policy(&resolved.dpop_base_policy());
+        settings.accept = accept;
+        settings.nonce = if nonce_required { nonce } else { None };
+        Ok(settings)
+    }
+
+    /// The effective policy, with the configured nonce source.
+    pub(crate) fn policy(&self) -> Policy<'_> {
+        self.policy.policy(self.nonce.as_ref())
+    }
+
+    /// The policy's algorithms that the verifier supports.
+    pub(crate) fn supported_algs(&self) -> AlgSet {
+        keybound_dpop::signing_alg_values_supported(self.policy.algs(), &*self.verifier)
+    }
+
+    /// The settings' fields for a `Debug` implementation (the boxed parts are opaque).
+    pub(crate) fn debug_fields(&self, d: &mut core::fmt::DebugStruct<'_, '_>) {
+        d.field("policy", &self.policy)
+            .field("nonce_required", &self.nonce.is_some())
+            .field("accept_dpop", &self.accept)
+            .field("htu_aliases", &self.htu_aliases);
+    }
 }

@@ -25,12 +25,10 @@ use core::fmt::{self, Write as _};
 use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint};
 use keybound_dpop::nonce::NonceSource;
 use keybound_dpop::replay::ReplayStore;
-use keybound_dpop::{
-    AlgSet, CheckedProof, DefaultVerifier, DpopError, Policy, SignatureVerifier, Verified,
-};
+use keybound_dpop::{AlgSet, CheckedProof, DpopError, Policy, SignatureVerifier, Verified};
 use keybound_mtls::CertBindingError;
 
-use crate::common::{BoxedNonce, BoxedReplay, BoxedVerifier, PolicyParams};
+use crate::common::{DpopSettings, PolicyParams};
 
 /// An `Authorization` scheme this module understands (RFC 6750 §2.1, RFC 9449 §7.1).
 #[non_exhaustive]
@@ -458,39 +456,26 @@ impl core::error::Error for Rejection {
 /// token kinds are accepted.
 #[must_use]
 pub struct RsConfig<'a> {
-    policy: PolicyParams,
-    replay: BoxedReplay<'a>,
-    nonce: Option<BoxedNonce<'a>>,
-    verifier: BoxedVerifier<'a>,
+    dpop: DpopSettings<'a>,
     allow_bearer: bool,
-    accept_dpop: bool,
-    htu_aliases: &'a [&'a str],
 }
 
 impl fmt::Debug for RsConfig<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RsConfig")
-            .field("policy", &self.policy)
-            .field("nonce_required", &self.nonce.is_some())
-            .field("allow_bearer", &self.allow_bearer)
-            .field("accept_dpop", &self.accept_dpop)
-            .field("htu_aliases", &self.htu_aliases)
+        let mut d = f.debug_struct("RsConfig");
+        self.dpop.debug_fields(&mut d);
+        d.field("allow_bearer", &self.allow_bearer)
             .finish_non_exhaustive()
     }
 }
 
 impl<'a> RsConfig<'a> {
-    /// RFC 9449 defaults ([`Policy::new`]), the [`DefaultVerifier`], no nonce, DPoP accepted,
+    /// RFC 9449 defaults ([`Policy::new`]), the [`DefaultVerifier`](keybound_dpop::DefaultVerifier), no nonce, DPoP accepted,
     /// unbound tokens refused; proofs' `jti`s are recorded in `replay`.
     pub fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
         RsConfig {
-            policy: PolicyParams::from_policy(&Policy::new()),
-            replay: Box::new(replay),
-            nonce: None,
-            verifier: Box::new(DefaultVerifier::default()),
+            dpop: DpopSettings::new(replay),
             allow_bearer: false,
-            accept_dpop: true,
-            htu_aliases: &[],
         }
     }
 
@@ -503,40 +488,29 @@ impl<'a> RsConfig<'a> {
         replay: impl ReplayStore + Send + Sync + 'a,
         nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
     ) -> Result<Self, keybound_profile::PolicyError> {
-        let dpop = resolved.is_enabled(keybound_profile::Feature::Dpop);
-        if dpop && resolved.nonce_required() && nonce.is_none() {
-            return Err(keybound_profile::PolicyError::NonceSourceRequired {
-                profile: resolved.profile().name(),
-            });
-        }
-        let mut config = RsConfig::new(replay)
-            .with_policy(resolved.dpop_base_policy())
-            .accept_dpop(dpop);
-        config.nonce = if dpop && resolved.nonce_required() {
-            nonce
-        } else {
-            None
-        };
-        Ok(config)
+        Ok(RsConfig {
+            dpop: DpopSettings::from_resolved(resolved, replay, nonce)?,
+            allow_bearer: false,
+        })
     }
 
     /// With this DPoP policy (algorithms, `iat` window, RSA minimum). A nonce source in
     /// `policy` cannot be kept (it is not `Sync`): set it with [`RsConfig::with_nonce`];
     /// until then every proof is refused with `use_dpop_nonce` (fail closed).
     pub fn with_policy(mut self, policy: Policy<'_>) -> Self {
-        self.policy = PolicyParams::from_policy(&policy);
+        self.dpop.policy = PolicyParams::from_policy(&policy);
         self
     }
 
     /// Requiring proofs to carry a nonce from `source` (RFC 9449 §9).
     pub fn with_nonce(mut self, source: impl NonceSource + Send + Sync + 'a) -> Self {
-        self.nonce = Some(Box::new(source));
+        self.dpop.nonce = Some(Box::new(source));
         self
     }
 
-    /// Verifying proof signatures with `verifier` (default: [`DefaultVerifier`]).
+    /// Verifying proof signatures with `verifier` (default: [`DefaultVerifier`](keybound_dpop::DefaultVerifier)).
     pub fn with_verifier(mut self, verifier: impl SignatureVerifier + Send + Sync + 'a) -> Self {
-        self.verifier = Box::new(verifier);
+        self.dpop.verifier = Box::new(verifier);
         self
     }
 
@@ -550,13 +524,13 @@ impl<'a> RsConfig<'a> {
     /// Whether the `DPoP` scheme is accepted at all (default: yes). An mTLS-only server turns
     /// it off: the `DPoP` scheme is then treated as unknown and no DPoP challenge is sent.
     pub fn accept_dpop(mut self, accept: bool) -> Self {
-        self.accept_dpop = accept;
+        self.dpop.accept = accept;
         self
     }
 
     /// Other URIs the proof's `htu` may name for this server (e.g. an mTLS alias host).
     pub fn with_htu_aliases(mut self, aliases: &'a [&'a str]) -> Self {
-        self.htu_aliases = aliases;
+        self.dpop.htu_aliases = aliases;
         self
     }
 }
@@ -579,8 +553,7 @@ impl fmt::Debug for ResourceServer<'_> {
 impl<'a> ResourceServer<'a> {
     /// A resource server with `config`.
     pub fn new(config: RsConfig<'a>) -> Self {
-        let algs =
-            keybound_dpop::signing_alg_values_supported(config.policy.algs(), &*config.verifier);
+        let algs = config.dpop.supported_algs();
         ResourceServer { config, algs }
     }
 
@@ -592,7 +565,7 @@ impl<'a> ResourceServer<'a> {
 
     /// The effective DPoP policy, with the configured nonce source.
     pub fn policy(&self) -> Policy<'_> {
-        self.config.policy.policy(self.config.nonce.as_ref())
+        self.config.dpop.policy()
     }
 
     /// A fresh nonce for a `DPoP-Nonce` response header (RFC 9449 §9), when nonces are required.
@@ -604,7 +577,7 @@ impl<'a> ResourceServer<'a> {
     /// find its `cnf`. Missing, unknown-scheme and malformed headers are rejected here.
     pub fn credentials<'r>(&self, req: &RsRequest<'r>) -> Result<Credentials<'r>, Rejection> {
         match parse_authorization(req.authorization) {
-            Ok(Authorization::Token(c)) if c.scheme == Scheme::Dpop && !self.config.accept_dpop => {
+            Ok(Authorization::Token(c)) if c.scheme == Scheme::Dpop && !self.config.dpop.accept => {
                 Err(self.reject(RsError::UnsupportedScheme, None, 0))
             }
             Ok(Authorization::Token(c)) => Ok(c),
@@ -682,7 +655,7 @@ impl<'a> ResourceServer<'a> {
         // Replay, last: only a request that passed everything else uses up its jti.
         let proof = match checked {
             Some(c) => Some(
-                c.commit(&*self.config.replay)
+                c.commit(&*self.config.dpop.replay)
                     .map_err(|e| reject(RsError::Dpop(e)))?,
             ),
             None => None,
@@ -727,10 +700,16 @@ impl<'a> ResourceServer<'a> {
     ) -> Result<CheckedProof, DpopError> {
         let proof = keybound_dpop::single_header_value(req.dpop)?;
         let request = keybound_dpop::Request::new(req.method, req.uri)
-            .with_aliases(self.config.htu_aliases)
+            .with_aliases(self.config.dpop.htu_aliases)
             .with_access_token(token)
             .with_jkt(jkt);
-        keybound_dpop::check_proof(proof, &request, &self.policy(), &*self.config.verifier, now)
+        keybound_dpop::check_proof(
+            proof,
+            &request,
+            &self.policy(),
+            &*self.config.dpop.verifier,
+            now,
+        )
     }
 
     /// Builds the rejection: challenges for the scheme used (both when none), plus a nonce
@@ -758,7 +737,7 @@ impl<'a> ResourceServer<'a> {
         if bearer {
             challenges.push(bearer_challenge(code, &desc));
         }
-        if dpop && self.config.accept_dpop {
+        if dpop && self.config.dpop.accept {
             let mut s = String::new();
             // Writing into a String cannot fail.
             let _ = keybound_dpop::write_www_authenticate(&mut s, code, Some(&desc), self.algs);
