@@ -6,6 +6,10 @@ use subtle::ConstantTimeEq as _;
 /// contents (no early exit on the first differing byte). Lengths are treated as public:
 /// different lengths answer `false` at once, as `subtle` does for slices.
 ///
+/// keybound compares with it what an attacker must not learn byte by byte: RFC 7638 /
+/// RFC 9449 §6.1 `jkt` and RFC 8705 §3.1 `x5t#S256` thumbprints, the RFC 9449 §4.3 step 9
+/// `ath`, and RFC 9449 §8 server nonces.
+///
 /// The bytes are XOR-ed and OR-ed together eight at a time and the one resulting word goes
 /// through `subtle`'s comparison, which is several times faster than `subtle`'s byte-by-byte
 /// slice comparison (a 43-character `ath` in a few nanoseconds instead of about 40).

@@ -33,7 +33,8 @@ impl<'a> Object<'a> {
     }
 
     /// [`Object::parse_with`], returning with the object the values of the top-level members
-    /// named in `names` (compared after unescaping), in the order of `names`.
+    /// named in `names` (compared after unescaping, RFC 8259 §8.3), in the order of `names`.
+    /// Errors are exactly those of [`Object::parse_with`] (duplicates included, RFC 8259 §4).
     ///
     /// The values are taken during the validating pass, so nothing is read twice: the same
     /// answer as [`Object::pick`] on the parsed object, for less work.
@@ -96,8 +97,9 @@ impl<'a> Object<'a> {
         self.members().find(|(n, _)| n.eq_str(name)).map(|(_, v)| v)
     }
 
-    /// The values of the members named in `names` (compared after unescaping), in the order of
-    /// `names`, from one pass over the members (names are unique, so each has at most one).
+    /// The values of the members named in `names` (compared after unescaping, RFC 8259 §8.3),
+    /// in the order of `names`, from one pass over the members (names are unique, so each has
+    /// at most one).
     pub fn pick<const N: usize>(&self, names: [&str; N]) -> [Option<Value<'a>>; N] {
         let mut out = [None; N];
         for (name, value) in self.members() {
