@@ -157,6 +157,10 @@ fn picking_finds_escaped_names_top_level_only() {
     assert!(y.is_none(), "nested members are not picked");
     picking_agrees(text, ["name", "x", "arr", "y"]);
     // Errors are those of parse_with, duplicates included.
+    assert_eq!(
+        Object::parse_picking(br#"{"a":1,"\u0061":2}"#, &Limits::DEFAULT, ["a"]).unwrap_err(),
+        JsonError::DuplicateMember { offset: 7 }
+    );
     picking_agrees(br#"{"a":1,"\u0061":2}"#, ["a", "b", "c", "d"]);
     picking_agrees(br#"{"a":[1,2,}"#, ["a", "b", "c", "d"]);
 }
