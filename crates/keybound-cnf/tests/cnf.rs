@@ -221,6 +221,7 @@ fn rejects_duplicate_jkt_members() {
     ));
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn writes_json_that_parses_back() {
     let cnf = Confirmation::from_jkt(JwkThumbprint::from_b64(JKT).unwrap())
