@@ -114,6 +114,41 @@ impl<T: ReplayStore + ?Sized> ReplayStore for alloc::sync::Arc<T> {
     }
 }
 
+/// The async form of [`ReplayStore`] (RFC 9449 §11.1), for stores that answer over the
+/// network (Redis/Valkey, a database) and must not block the runtime while they do.
+///
+/// The contract is [`ReplayStore`]'s, unchanged: atomic check-and-insert, an entry kept until
+/// `expires_at` has passed, and every answer the store cannot give with certainty turned into
+/// an error (fail closed). A future that is dropped before it completes decides nothing; the
+/// caller rejects the proof.
+///
+/// Every `ReplayStore + Sync` is an `AsyncReplayStore` for free (its answer is ready at once),
+/// so the async flows accept the in-memory store as they are. A networked store implements
+/// this trait only; if it also offers a blocking form, that is a separate type.
+///
+/// The futures are `Send`, so async servers can hold them across `.await` on a multi-threaded
+/// runtime.
+pub trait AsyncReplayStore {
+    /// Records `key` until `expires_at` unless it is already recorded (RFC 9449 §11.1).
+    fn check_and_insert_async(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> impl core::future::Future<Output = Result<(), ReplayError>> + Send;
+}
+
+impl<T: ReplayStore + Sync + ?Sized> AsyncReplayStore for T {
+    fn check_and_insert_async(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> impl core::future::Future<Output = Result<(), ReplayError>> + Send {
+        core::future::ready(self.check_and_insert(key, expires_at, now))
+    }
+}
+
 #[cfg(feature = "std")]
 pub use memory::MemoryReplayStore;
 

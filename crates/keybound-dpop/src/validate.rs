@@ -17,7 +17,7 @@ use crate::jws::{
 };
 use crate::nonce::NonceError;
 use crate::policy::{Policy, Request};
-use crate::replay::{ReplayError, ReplayKey, ReplayStore};
+use crate::replay::{AsyncReplayStore, ReplayError, ReplayKey, ReplayStore};
 use crate::verify::{SignatureVerifier, VerifyError};
 use crate::wire::ath_matches;
 
@@ -96,11 +96,42 @@ impl CheckedProof {
             scope,
             jti: &self.verified.jti,
         };
-        match store.check_and_insert(key, self.expires_at, self.now) {
+        let answer = store.check_and_insert(key, self.expires_at, self.now);
+        self.finish(answer)
+    }
+
+    fn finish(self, answer: Result<(), ReplayError>) -> Result<Verified, DpopError> {
+        match answer {
             Ok(()) => Ok(self.verified),
             Err(ReplayError::Replayed) => Err(DpopError::Replayed),
             Err(e) => Err(DpopError::ReplayStore(e)),
         }
+    }
+
+    /// Step 11 through an [`AsyncReplayStore`] (a networked store), scoped by the proof key's
+    /// thumbprint; the same verdicts as [`CheckedProof::commit`].
+    pub async fn commit_async<S: AsyncReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<Verified, DpopError> {
+        let scope = *self.verified.jkt.as_bytes();
+        self.commit_scoped_async(store, &scope).await
+    }
+
+    /// Step 11 through an [`AsyncReplayStore`] with a caller-chosen scope.
+    pub async fn commit_scoped_async<S: AsyncReplayStore + ?Sized>(
+        self,
+        store: &S,
+        scope: &[u8],
+    ) -> Result<Verified, DpopError> {
+        let key = ReplayKey {
+            scope,
+            jti: &self.verified.jti,
+        };
+        let answer = store
+            .check_and_insert_async(key, self.expires_at, self.now)
+            .await;
+        self.finish(answer)
     }
 
     /// The result without a replay check, for tools that inspect a single proof offline

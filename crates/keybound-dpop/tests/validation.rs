@@ -801,6 +801,32 @@ fn rejects_replay_and_fails_closed_when_store_is_full() {
     assert!(err.is_server_fault());
 }
 
+/// Polls a future that never waits (the sync stores' async form) to completion.
+#[cfg(feature = "std")]
+fn ready_now<F: core::future::Future>(f: F) -> F::Output {
+    let mut f = core::pin::pin!(f);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        core::task::Poll::Ready(out) => out,
+        core::task::Poll::Pending => panic!("a sync store's async answer must be ready at once"),
+    }
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn async_commit_gives_the_sync_verdicts_through_a_sync_store() {
+    use keybound_dpop::replay::MemoryReplayStore;
+    let store = MemoryReplayStore::with_key(16, [3; 16]);
+    let p = good();
+    let first = ready_now(check(&p).unwrap().commit_async(&store)).unwrap();
+    assert_eq!(first.jkt, es256().thumbprint());
+    let err = ready_now(check(&p).unwrap().commit_async(&store)).unwrap_err();
+    assert_eq!(err, DpopError::Replayed);
+    let err = ready_now(check(&p).unwrap().commit_scoped_async(&FullStore, b"s")).unwrap_err();
+    assert_eq!(err, DpopError::ReplayStore(ReplayError::Full));
+    assert!(err.is_server_fault());
+}
+
 #[test]
 fn replay_entry_outlives_the_acceptance_window() {
     let c = check(&good()).unwrap();
