@@ -19,6 +19,10 @@ const NOSTD_MATRIX: &[(&str, &[&str])] = &[
         "keybound-jwk",
         &["", "alloc", "alloc,p256,p384,ed25519,rsa"],
     ),
+    (
+        "keybound-jose",
+        &["", "alloc", "alloc,p256", "alloc,p256,p384,ed25519,rsa"],
+    ),
     ("keybound-dpop", &["alloc", "alloc,p256"]),
     ("keybound-mtls", &["", "alloc"]),
     ("keybound-profile", &["alloc"]),
@@ -29,6 +33,7 @@ const PROTOCOL_CRATES: &[&str] = &[
     "keybound-json",
     "keybound-cnf",
     "keybound-jwk",
+    "keybound-jose",
     "keybound-dpop",
     "keybound-mtls",
     "keybound-profile",

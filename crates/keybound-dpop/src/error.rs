@@ -2,35 +2,12 @@
 
 use core::fmt;
 
-use crate::alg::Algorithm;
 use crate::htu::HtuError;
 use crate::nonce::NonceError;
 use crate::replay::ReplayError;
+use keybound_jose::{Algorithm, JoseError, KeyMismatch, KeyMismatchText, Part};
 use keybound_json::JsonError;
 use keybound_jwk::JwkError;
-
-/// A compact-JWS part (RFC 7515 §7.1).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// The protected header.
-    Header,
-    /// The payload (claims set).
-    Payload,
-    /// The signature.
-    Signature,
-}
-
-impl Part {
-    /// Lower-case name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Part::Header => "header",
-            Part::Payload => "payload",
-            Part::Signature => "signature",
-        }
-    }
-}
 
 /// A DPoP claim (RFC 9449 §4.2).
 #[non_exhaustive]
@@ -214,10 +191,13 @@ pub enum DpopError {
     InvalidJwk(JwkError),
     /// `jwk` carries private members (RFC 9449 §4.3 step 7).
     PrivateJwk,
-    /// `jwk` does not fit `alg` (type or curve).
+    /// `jwk` does not fit `alg`: its type or curve, or its own `alg`, `use` or `key_ops`
+    /// member (RFC 7517 §4.2–§4.4).
     KeyAlgMismatch {
         /// The header's algorithm.
         alg: Algorithm,
+        /// What does not fit.
+        mismatch: KeyMismatch,
     },
     /// RSA modulus shorter than the policy minimum.
     RsaKeyTooSmall {
@@ -262,8 +242,11 @@ pub enum DpopError {
     HtmMismatch,
     /// `htu` is not the request URI (or an alias) after normalization.
     HtuMismatch,
-    /// `htu` (or the expected URI) is not an absolute http(s) URI.
+    /// The proof's `htu` is not an absolute http(s) URI.
     InvalidHtu(HtuError),
+    /// The request URI the host expects `htu` to name is itself not a valid absolute http(s)
+    /// URI: a server configuration or request-construction fault, not the proof's.
+    InvalidRequestUri(HtuError),
     /// `iat` older than `max_age`.
     IatTooOld {
         /// Proof `iat`.
@@ -324,7 +307,9 @@ impl DpopError {
             DpopError::MissingClaim { claim } | DpopError::InvalidClaim { claim } => claim.reason(),
             DpopError::JtiTooLong { .. } => Reason::Jti,
             DpopError::HtmMismatch => Reason::Htm,
-            DpopError::HtuMismatch | DpopError::InvalidHtu(_) => Reason::Htu,
+            DpopError::HtuMismatch | DpopError::InvalidHtu(_) | DpopError::InvalidRequestUri(_) => {
+                Reason::Htu
+            }
             DpopError::IatTooOld { .. } | DpopError::IatInFuture { .. } => Reason::Iat,
             DpopError::MissingAth | DpopError::AthMismatch => Reason::Ath,
             DpopError::MissingNonce | DpopError::InvalidNonce(_) => Reason::Nonce,
@@ -333,13 +318,13 @@ impl DpopError {
         }
     }
 
-    /// The wire error (RFC 9449 §7.1, §8): `use_dpop_nonce` for nonce faults, else
-    /// `invalid_dpop_proof`.
+    /// The wire error (RFC 9449 §7.1, §8): `use_dpop_nonce` when the server requires a nonce
+    /// and the proof lacks a valid one, else `invalid_dpop_proof` (a malformed `nonce` claim
+    /// while no nonce is required is an invalid proof).
     pub fn wire(&self) -> WireError {
-        if self.reason() == Reason::Nonce {
-            WireError::UseDpopNonce
-        } else {
-            WireError::InvalidDpopProof
+        match self {
+            DpopError::MissingNonce | DpopError::InvalidNonce(_) => WireError::UseDpopNonce,
+            _ => WireError::InvalidDpopProof,
         }
     }
 
@@ -386,7 +371,14 @@ impl fmt::Display for DpopError {
             DpopError::MissingJwk => f.write_str("jwk header missing or not an object"),
             DpopError::InvalidJwk(e) => write!(f, "jwk header is not a valid public key: {e}"),
             DpopError::PrivateJwk => f.write_str("jwk header contains private key members"),
-            DpopError::KeyAlgMismatch { alg } => write!(f, "jwk does not fit alg {alg}"),
+            DpopError::KeyAlgMismatch { alg, mismatch } => write!(
+                f,
+                "jwk does not fit: {}",
+                KeyMismatchText {
+                    alg: *alg,
+                    mismatch: *mismatch
+                }
+            ),
             DpopError::RsaKeyTooSmall { bits, min } => {
                 write!(f, "RSA modulus of {bits} bits, fewer than {min}")
             }
@@ -404,6 +396,12 @@ impl fmt::Display for DpopError {
             DpopError::HtmMismatch => f.write_str("htm does not match the request method"),
             DpopError::HtuMismatch => f.write_str("htu does not match the request URI"),
             DpopError::InvalidHtu(e) => write!(f, "htu is not a valid URI: {e}"),
+            DpopError::InvalidRequestUri(e) => {
+                write!(
+                    f,
+                    "the request URI the server expects is not a valid URI: {e}"
+                )
+            }
             DpopError::IatTooOld { iat, now, max_age } => {
                 write!(f, "iat {iat} is older than {max_age} s at {now}")
             }
@@ -425,4 +423,48 @@ impl fmt::Display for DpopError {
     }
 }
 
-impl core::error::Error for DpopError {}
+impl core::error::Error for DpopError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            DpopError::Json { error, .. } => Some(error),
+            DpopError::InvalidJwk(e) => Some(e),
+            DpopError::InvalidHtu(e) | DpopError::InvalidRequestUri(e) => Some(e),
+            DpopError::InvalidNonce(e) => Some(e),
+            DpopError::ReplayStore(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<JoseError> for DpopError {
+    /// The JWS layer's verdict in DPoP terms (the same member at fault, RFC 9449 §4.3).
+    fn from(e: JoseError) -> Self {
+        match e {
+            JoseError::TooLarge { len, max } => DpopError::ProofTooLarge { len, max },
+            JoseError::Segments => DpopError::Segments,
+            JoseError::Base64 { part } => DpopError::Base64 { part },
+            JoseError::Json { part, error } => DpopError::Json { part, error },
+            JoseError::UnsupportedCrit => DpopError::UnsupportedCrit,
+            JoseError::MissingTyp => DpopError::MissingTyp,
+            JoseError::InvalidTyp => DpopError::InvalidTyp,
+            JoseError::MissingAlg => DpopError::MissingAlg,
+            JoseError::UnsupportedAlg => DpopError::UnsupportedAlg,
+            JoseError::AlgNotAllowed { alg } => DpopError::AlgNotAllowed { alg },
+            JoseError::InvalidJwk(JwkError::PrivateKey { .. }) | JoseError::PrivateJwk => {
+                DpopError::PrivateJwk
+            }
+            JoseError::InvalidJwk(e) => DpopError::InvalidJwk(e),
+            JoseError::KeyAlgMismatch { alg, mismatch } => {
+                DpopError::KeyAlgMismatch { alg, mismatch }
+            }
+            JoseError::RsaKeyTooSmall { bits, min } => DpopError::RsaKeyTooSmall { bits, min },
+            JoseError::RsaExponent => DpopError::RsaExponent,
+            JoseError::UnusableKey => DpopError::UnusableKey,
+            JoseError::SignatureLength { expected, actual } => {
+                DpopError::SignatureLength { expected, actual }
+            }
+            // Non-exhaustive: a future signature-side fault is still a bad signature.
+            _ => DpopError::BadSignature,
+        }
+    }
+}

@@ -183,8 +183,25 @@ pub fn normalize_htu_into<'b>(uri: &str, buf: &'b mut [u8]) -> Result<&'b str, H
 /// assert_eq!(htu_matches("https://example.com/api", "http://example.com/api"), Ok(false));
 /// ```
 pub fn htu_matches(proof_htu: &str, expected: &str) -> Result<bool, HtuError> {
-    let a = parse(proof_htu)?;
-    let b = parse(expected)?;
+    htu_compare(proof_htu, expected).map_err(|(_, e)| e)
+}
+
+/// Which of the two URIs [`htu_compare`] found invalid.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HtuSide {
+    /// The proof's `htu` claim.
+    Proof,
+    /// The URI the host expects (its public origin and the request path).
+    Expected,
+}
+
+/// [`htu_matches`], saying which URI is invalid when one is: the host's expected URI is
+/// checked first, so a host that builds an invalid URI learns it is its own (RFC 9449 §4.3
+/// step 9 compares two valid URIs only).
+pub fn htu_compare(proof_htu: &str, expected: &str) -> Result<bool, (HtuSide, HtuError)> {
+    let b = parse(expected).map_err(|e| (HtuSide::Expected, e))?;
+    let a = parse(proof_htu).map_err(|e| (HtuSide::Proof, e))?;
     if a.scheme != b.scheme || a.port != b.port {
         return Ok(false);
     }

@@ -4,8 +4,8 @@ use core::fmt;
 
 use keybound_cnf::JwkThumbprint;
 
-use crate::alg::AlgSet;
 use crate::nonce::NonceSource;
+use keybound_jose::AlgSet;
 
 /// Default `max_age` for `iat` (RFC 9449 §11.1 leaves it to the server; 300 s is common).
 pub const DEFAULT_MAX_AGE: u64 = 300;

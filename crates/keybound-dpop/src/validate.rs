@@ -5,20 +5,21 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use keybound_cnf::JwkThumbprint;
+use keybound_jose::{
+    Algorithm, NumericDate, Part, SignatureVerifier, decode_segments, decoded_total,
+};
 use keybound_json::{Object, Value};
-use keybound_jwk::{EcCurve, Jwk, OkpCurve, PublicParams};
+use keybound_jwk::Jwk;
 
-use crate::alg::{Algorithm, KeyKind};
-use crate::error::{DpopError, Part};
-use crate::htu::htu_matches;
+use crate::error::{Claim, DpopError};
+use crate::htu::{HtuSide, htu_compare};
 use crate::jws::{
-    CLAIM_MEMBERS, Claims, DPOP_TYP, HEADER_MEMBERS, Header, decode_segments, decoded_total,
-    map_jwk_error, parse_picking, split_compact,
+    CLAIM_MEMBERS, Claims, HEADER_MEMBERS, Header, check_typ, map_jwk_error, parse_picking,
+    split_compact,
 };
 use crate::nonce::NonceError;
 use crate::policy::{Policy, Request};
 use crate::replay::{AsyncReplayStore, ReplayError, ReplayKey, ReplayStore};
-use crate::verify::{SignatureVerifier, VerifyError};
 use crate::wire::ath_matches;
 
 /// Decoded proofs up to this many bytes (header, payload and signature together) are decoded
@@ -164,11 +165,11 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
             heap.as_mut_slice()
         }
     };
-    let (header_end, payload_end) = decode_segments(&parts, buf)?;
+    let ends = decode_segments(&parts, buf)?;
     let buf: &[u8] = buf;
-    let header_json = buf.get(..header_end).unwrap_or_default();
-    let payload_json = buf.get(header_end..payload_end).unwrap_or_default();
-    let signature = buf.get(payload_end..).unwrap_or_default();
+    let header_json = buf.get(..ends.header).unwrap_or_default();
+    let payload_json = buf.get(ends.header..ends.payload).unwrap_or_default();
+    let signature = buf.get(ends.payload..).unwrap_or_default();
     let (header_obj, header_members) = parse_picking(header_json, Part::Header, HEADER_MEMBERS)?;
     let (payload_obj, claim_members) = parse_picking(payload_json, Part::Payload, CLAIM_MEMBERS)?;
 
@@ -176,11 +177,18 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     let header = checked_header(header_obj, header_members, policy, verifier)?;
     let alg = header.alg();
 
-    // Step 3: signature over the received bytes.
+    // Step 3: signature over the received bytes (an empty signature segment fails here, as
+    // `signature`, once `alg` is known to be an allowed asymmetric algorithm).
     verify_signature(verifier, alg, header.jwk(), parts.signing_input, signature)?;
 
-    // Step 4: claims present and well-typed.
-    let claims = Claims::from_picked(payload_obj, claim_members)?;
+    // Step 4: claims present and well-typed. A malformed `nonce` claim is a nonce fault when
+    // the policy requires nonces (answered with a fresh one), else an invalid proof.
+    let claims = Claims::from_picked(payload_obj, claim_members).map_err(|e| match e {
+        DpopError::InvalidClaim {
+            claim: Claim::Nonce,
+        } if policy.nonce.is_some() => DpopError::InvalidNonce(NonceError::Invalid),
+        e => e,
+    })?;
 
     // Step 5: htm.
     if claims.htm != request.htm {
@@ -191,7 +199,7 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     check_htu(&claims.htu, request)?;
 
     // Step 7: iat window.
-    check_iat(claims.iat, now, policy)?;
+    check_iat(claims.iat_date, now, policy)?;
 
     // Step 8: server nonce.
     if let Some(source) = policy.nonce {
@@ -219,7 +227,7 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     }
 
     let window = policy.replay_window();
-    let iat = u64::try_from(claims.iat).unwrap_or(0);
+    let iat = u64::try_from(claims.iat_date.ceil()).unwrap_or(0);
     let expires_at = now.max(iat).saturating_add(window);
     Ok(CheckedProof {
         verified: Verified {
@@ -234,8 +242,9 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
 }
 
 /// Step 3 alone: JWS signature `sig` over `msg` with `key` under `alg` (fixed-length ECDSA
-/// `r‖s` and Ed25519 lengths enforced first, so DER signatures fail as `SignatureLength`).
-/// Does not check that the key fits `alg`; see [`check_key_fits`].
+/// `r‖s` and Ed25519 lengths, and the RSA modulus length, enforced first, so DER signatures
+/// and empty signature segments fail as `SignatureLength`). Does not check that the key fits
+/// `alg`; see [`check_key_fits`].
 pub fn verify_signature<V: SignatureVerifier + ?Sized>(
     verifier: &V,
     alg: Algorithm,
@@ -243,19 +252,9 @@ pub fn verify_signature<V: SignatureVerifier + ?Sized>(
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), DpopError> {
-    if let Some(expected) = alg.fixed_signature_len()
-        && sig.len() != expected
-    {
-        return Err(DpopError::SignatureLength {
-            expected,
-            actual: sig.len(),
-        });
-    }
-    verifier.verify(alg, key, msg, sig).map_err(|e| match e {
-        VerifyError::UnsupportedAlgorithm => DpopError::AlgNotAllowed { alg },
-        VerifyError::InvalidKey => DpopError::UnusableKey,
-        _ => DpopError::BadSignature,
-    })
+    Ok(keybound_jose::verify_signature(
+        verifier, alg, key, msg, sig,
+    )?)
 }
 
 /// All of RFC 9449 §4.3: [`check_proof`] then [`CheckedProof::commit`].
@@ -278,13 +277,7 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
     policy: &Policy<'_>,
     verifier: &V,
 ) -> Result<Header<'a>, DpopError> {
-    match typ {
-        None => return Err(DpopError::MissingTyp),
-        Some(v) => match v.as_str() {
-            Some(s) if s.eq_str(DPOP_TYP) => {}
-            _ => return Err(DpopError::InvalidTyp),
-        },
-    }
+    check_typ(typ)?;
     let alg = match alg {
         None => return Err(DpopError::MissingAlg),
         Some(v) => Algorithm::from_json(&v).ok_or(DpopError::UnsupportedAlg)?,
@@ -307,103 +300,11 @@ fn checked_header<'a, V: SignatureVerifier + ?Sized>(
     Ok(Header::from_parts(alg, jwk, object))
 }
 
-/// ES256 ⇔ P-256, ES384 ⇔ P-384, PS256/RS256 ⇔ RSA ≥ `min_rsa_bits` with an odd e > 1,
-/// EdDSA/Ed25519 ⇔ OKP Ed25519.
-/// A JWK `alg` member, when present, must name `alg` (EdDSA and Ed25519 being one algorithm),
-/// a `use` member must be `sig` and `key_ops` must include `verify` (RFC 7517 §4.2–§4.4).
+/// ES256 ⇔ P-256, ES384 ⇔ P-384, PS256/RS256 ⇔ RSA ≥ `min_rsa_bits` (never below 2048) with
+/// an odd 3 ≤ e < 2^33, EdDSA/Ed25519 ⇔ OKP Ed25519; the JWK's own `alg`, `use` and `key_ops`
+/// members must allow `alg` (RFC 7517 §4.2–§4.4). See [`keybound_jose::check_key_fits`].
 pub fn check_key_fits(alg: Algorithm, jwk: &Jwk<'_>, min_rsa_bits: usize) -> Result<(), DpopError> {
-    // A JWK with only its required members (kty + the RFC 7638 ones) has none of these; the
-    // common case skips a second pass over a (possibly 4096-bit) modulus.
-    let required = match jwk.params() {
-        PublicParams::Ec { .. } => 4,
-        _ => 3,
-    };
-    let [key_alg, key_use, key_ops] = if jwk.object().len() > required {
-        jwk.object().pick(["alg", "use", "key_ops"])
-    } else {
-        [None, None, None]
-    };
-    if let Some(v) = key_alg {
-        let key_alg = Algorithm::from_json(&v);
-        let same = match key_alg {
-            Some(Algorithm::EdDsa | Algorithm::Ed25519) => {
-                matches!(alg, Algorithm::EdDsa | Algorithm::Ed25519)
-            }
-            Some(a) => a == alg,
-            None => false,
-        };
-        if !same {
-            return Err(DpopError::KeyAlgMismatch { alg });
-        }
-    }
-    if let Some(v) = key_use
-        && !v.as_str().is_some_and(|s| s.eq_str("sig"))
-    {
-        return Err(DpopError::KeyAlgMismatch { alg });
-    }
-    if let Some(v) = key_ops
-        && !v.as_array().is_some_and(|a| {
-            a.iter()
-                .any(|op| op.as_str().is_some_and(|s| s.eq_str("verify")))
-        })
-    {
-        return Err(DpopError::KeyAlgMismatch { alg });
-    }
-    check_key_shape(alg, jwk, min_rsa_bits)
-}
-
-/// The key-type part of [`check_key_fits`], without the JWK `alg`/`use`/`key_ops` members.
-pub(crate) fn check_key_shape(
-    alg: Algorithm,
-    jwk: &Jwk<'_>,
-    min_rsa_bits: usize,
-) -> Result<(), DpopError> {
-    let fits = match (alg.key_kind(), jwk.params()) {
-        (
-            KeyKind::EcP256,
-            PublicParams::Ec {
-                crv: EcCurve::P256, ..
-            },
-        ) => true,
-        (
-            KeyKind::EcP384,
-            PublicParams::Ec {
-                crv: EcCurve::P384, ..
-            },
-        ) => true,
-        (
-            KeyKind::Ed25519,
-            PublicParams::Okp {
-                crv: OkpCurve::Ed25519,
-                ..
-            },
-        ) => true,
-        (KeyKind::Rsa, PublicParams::Rsa { e, .. }) => {
-            let bits = jwk.rsa_modulus_bits().unwrap_or(0);
-            if bits < min_rsa_bits {
-                return Err(DpopError::RsaKeyTooSmall {
-                    bits,
-                    min: min_rsa_bits,
-                });
-            }
-            let mut buf = [0u8; 8];
-            let e = e
-                .decode_into(&mut buf)
-                .map_err(|_| DpopError::RsaExponent)?;
-            let value = e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-            // RFC 8017 §3.1: 3 ≤ e, odd; rsa/ring cap it at 2^33 - 1 against slow-verify DoS.
-            if value < 3 || value % 2 == 0 || value > (1 << 33) - 1 {
-                return Err(DpopError::RsaExponent);
-            }
-            true
-        }
-        _ => false,
-    };
-    if fits {
-        Ok(())
-    } else {
-        Err(DpopError::KeyAlgMismatch { alg })
-    }
+    Ok(keybound_jose::check_key_fits(alg, jwk, min_rsa_bits)?)
 }
 
 fn check_htu(htu: &str, request: &Request<'_>) -> Result<(), DpopError> {
@@ -412,29 +313,37 @@ fn check_htu(htu: &str, request: &Request<'_>) -> Result<(), DpopError> {
         // No byte-equality shortcut: an htu that is not a valid http(s) URI is refused even
         // when it repeats the host's URI byte for byte (the host may build that URI from
         // request data).
-        match htu_matches(htu, expected) {
+        match htu_compare(htu, expected) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(e) => {
-                first_err.get_or_insert(e);
+            Err((HtuSide::Proof, e)) => {
+                first_err.get_or_insert(DpopError::InvalidHtu(e));
+            }
+            // The host's own URI is unusable: say so, rather than blame the proof.
+            Err((HtuSide::Expected, e)) => {
+                first_err.get_or_insert(DpopError::InvalidRequestUri(e));
             }
         }
     }
-    Err(first_err.map_or(DpopError::HtuMismatch, DpopError::InvalidHtu))
+    Err(first_err.unwrap_or(DpopError::HtuMismatch))
 }
 
-fn check_iat(iat: i64, now: u64, policy: &Policy<'_>) -> Result<(), DpopError> {
-    let (iat_w, now_w) = (i128::from(iat), i128::from(now));
-    if iat_w < now_w - i128::from(policy.max_age) {
+/// Step 7 on the exact NumericDate: too old when it lies before `now - max_age`, too new when
+/// after `now + leeway` (a fraction rounds toward refusal on both sides, RFC 7519 §2).
+fn check_iat(iat: NumericDate, now: u64, policy: &Policy<'_>) -> Result<(), DpopError> {
+    let now_i = i64::try_from(now).unwrap_or(i64::MAX);
+    let oldest = now_i.saturating_sub(i64::try_from(policy.max_age).unwrap_or(i64::MAX));
+    if iat.is_before(oldest) {
         return Err(DpopError::IatTooOld {
-            iat,
+            iat: iat.floor(),
             now,
             max_age: policy.max_age,
         });
     }
-    if iat_w > now_w + i128::from(policy.leeway) {
+    let newest = now_i.saturating_add(i64::try_from(policy.leeway).unwrap_or(i64::MAX));
+    if iat.is_after(newest) {
         return Err(DpopError::IatInFuture {
-            iat,
+            iat: iat.ceil(),
             now,
             leeway: policy.leeway,
         });

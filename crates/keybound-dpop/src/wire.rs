@@ -5,9 +5,9 @@ use core::fmt::{self, Write as _};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::alg::AlgSet;
 use crate::error::DpopError;
 use crate::nonce::is_nqchar;
+use keybound_jose::AlgSet;
 
 /// The request header carrying the proof (RFC 9449 §4.1).
 pub const DPOP_HEADER: &str = "DPoP";

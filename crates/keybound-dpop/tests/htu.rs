@@ -8,7 +8,9 @@
 )]
 #![cfg(feature = "alloc")]
 
-use keybound_dpop::htu::{HtuError, MAX_HTU_LEN, htu_matches, normalize_htu, normalize_htu_into};
+use keybound_dpop::htu::{
+    HtuError, HtuSide, MAX_HTU_LEN, htu_compare, htu_matches, normalize_htu, normalize_htu_into,
+};
 use proptest::prelude::*;
 
 fn norm(s: &str) -> String {
@@ -434,11 +436,24 @@ fn rejects_invalid_characters_in_path_query_and_fragment() {
 }
 
 #[test]
-fn matches_reports_proof_error_before_expected_error() {
-    assert_eq!(htu_matches("", "ftp://x"), Err(HtuError::Empty));
+fn compare_names_the_invalid_side_host_uri_first() {
+    // The host's URI is checked first: a host that builds an invalid URI learns it is its own.
     assert_eq!(
-        htu_matches("https://a/", "ftp://x"),
-        Err(HtuError::UnsupportedScheme)
+        htu_compare("", "ftp://x"),
+        Err((HtuSide::Expected, HtuError::UnsupportedScheme))
+    );
+    assert_eq!(htu_matches("", "ftp://x"), Err(HtuError::UnsupportedScheme));
+    assert_eq!(
+        htu_compare("", "https://a/"),
+        Err((HtuSide::Proof, HtuError::Empty))
+    );
+    assert_eq!(
+        htu_compare("https://a/{", "https://a/"),
+        Err((HtuSide::Proof, HtuError::InvalidCharacter { offset: 10 }))
+    );
+    assert_eq!(
+        htu_compare("https://a/", "https://a/{"),
+        Err((HtuSide::Expected, HtuError::InvalidCharacter { offset: 10 }))
     );
 }
 

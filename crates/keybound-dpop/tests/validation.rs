@@ -234,18 +234,41 @@ fn rejects_missing_or_wrong_typ() {
         DpopError::InvalidTyp,
         "typ",
     );
-    let h = header_with(r#""typ":"dpop+jwt""#, r#""typ":"DPOP+JWT""#);
-    rejects(
-        check(&signed(es256(), &h, &payload(NOW))),
-        DpopError::InvalidTyp,
-        "typ",
-    );
+    for other in [
+        "application/jwt",
+        "text/dpop+jwt",
+        "application/dpop+jwt;charset=utf-8",
+        "dpop+jwt ",
+        "at+jwt",
+    ] {
+        let h = header_with(r#""typ":"dpop+jwt""#, &format!(r#""typ":"{other}""#));
+        rejects(
+            check(&signed(es256(), &h, &payload(NOW))),
+            DpopError::InvalidTyp,
+            "typ",
+        );
+    }
     let h = header_with(r#""typ":"dpop+jwt""#, r#""typ":1"#);
     rejects(
         check(&signed(es256(), &h, &payload(NOW))),
         DpopError::InvalidTyp,
         "typ",
     );
+}
+
+#[test]
+fn accepts_typ_as_a_media_type_case_insensitive_with_optional_application_prefix() {
+    // RFC 7515 §4.1.9, as jose and oauth4webapi compare it.
+    for typ in [
+        "DPOP+JWT",
+        "DPoP+jwt",
+        "application/dpop+jwt",
+        "Application/DPoP+JWT",
+        r"dpop\u002bjwt",
+    ] {
+        let h = header_with(r#""typ":"dpop+jwt""#, &format!(r#""typ":"{typ}""#));
+        check(&signed(es256(), &h, &payload(NOW))).unwrap();
+    }
 }
 
 #[test]
@@ -258,10 +281,27 @@ fn rejects_alg_none_and_hs256_and_missing_alg() {
             "alg",
         );
     }
-    // An unsigned proof (alg none, empty signature) never gets past the header.
-    let h = header_with(r#""alg":"ES256""#, r#""alg":"none""#);
-    let unsigned = format!("{}.{}.", b64(h.as_bytes()), b64(payload(NOW).as_bytes()));
-    assert_eq!(check(&unsigned).unwrap_err().reason(), Reason::Malformed);
+    // An unsigned proof (alg none or HS256, empty signature segment) never gets past the
+    // header: the empty segment is valid base64url of nothing, so the fault is `alg`.
+    for alg in ["none", "HS256"] {
+        let h = header_with(r#""alg":"ES256""#, &format!(r#""alg":"{alg}""#));
+        let unsigned = format!("{}.{}.", b64(h.as_bytes()), b64(payload(NOW).as_bytes()));
+        rejects(check(&unsigned), DpopError::UnsupportedAlg, "alg");
+    }
+    // With an allowed alg, the empty signature fails the signature step.
+    let unsigned = format!(
+        "{}.{}.",
+        b64(es256().header_json().as_bytes()),
+        b64(payload(NOW).as_bytes())
+    );
+    rejects(
+        check(&unsigned),
+        DpopError::SignatureLength {
+            expected: 64,
+            actual: 0,
+        },
+        "signature",
+    );
     let h = header_with(r#""alg":"ES256","#, "");
     rejects(
         check(&signed(es256(), &h, &payload(NOW))),
@@ -332,6 +372,9 @@ fn rejects_alg_key_mismatch() {
         check(&signed(es256(), &h, &payload(NOW))),
         DpopError::KeyAlgMismatch {
             alg: Algorithm::Es256,
+            mismatch: KeyMismatch::KeyType {
+                found: "OKP Ed25519",
+            },
         },
         "jwk",
     );
@@ -341,6 +384,7 @@ fn rejects_alg_key_mismatch() {
         check(&signed(es256(), &h, &payload(NOW))),
         DpopError::KeyAlgMismatch {
             alg: Algorithm::Es384,
+            mismatch: KeyMismatch::KeyType { found: "EC P-256" },
         },
         "jwk",
     );
@@ -350,8 +394,64 @@ fn rejects_alg_key_mismatch() {
         check(&signed(es256(), &h, &payload(NOW))),
         DpopError::KeyAlgMismatch {
             alg: Algorithm::Ps256,
+            mismatch: KeyMismatch::KeyType { found: "EC P-256" },
         },
         "jwk",
+    );
+}
+
+#[test]
+fn rejects_jwk_whose_own_alg_use_or_key_ops_refuse_the_proof_alg_and_names_the_member() {
+    // RFC 7517 §4.2–§4.4; the detail names the member, never "key is P-256, needs P-256".
+    let jwk = es256().public_jwk();
+    let with = |extra: &str| {
+        let jwk = jwk.replacen('}', &format!(",{extra}}}"), 1);
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{jwk}}}"#)
+    };
+    let cases = [
+        (r#""alg":"ES384""#, KeyMismatch::AlgMember, "alg member"),
+        (r#""alg":"HS256""#, KeyMismatch::AlgMember, "alg member"),
+        (r#""use":"enc""#, KeyMismatch::UseMember, "use member"),
+        (
+            r#""key_ops":["sign"]"#,
+            KeyMismatch::KeyOpsMember,
+            "key_ops member",
+        ),
+    ];
+    for (extra, mismatch, words) in cases {
+        let err = check(&signed(es256(), &with(extra), &payload(NOW))).unwrap_err();
+        assert_eq!(
+            err,
+            DpopError::KeyAlgMismatch {
+                alg: Algorithm::Es256,
+                mismatch
+            },
+            "{extra}"
+        );
+        assert_eq!(err.reason(), Reason::Jwk);
+        let text = err.to_string();
+        assert!(text.contains(words), "{extra}: {text}");
+        assert!(!text.contains("needs EC P-256"), "{extra}: {text}");
+    }
+    // The allowing spellings pass.
+    for extra in [
+        r#""alg":"ES256""#,
+        r#""use":"sig""#,
+        r#""key_ops":["verify"]"#,
+    ] {
+        check(&signed(es256(), &with(extra), &payload(NOW))).unwrap();
+    }
+    // A key of the wrong type says which type it is and which the alg needs.
+    let h = format!(
+        r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#,
+        ed25519().public_jwk()
+    );
+    let text = check(&signed(es256(), &h, &payload(NOW)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("key is OKP Ed25519, alg ES256 needs EC P-256"),
+        "{text}"
     );
 }
 
@@ -493,7 +593,7 @@ fn rejects_ill_typed_claims() {
         ),
         (
             &format!(r#""iat":{NOW}"#),
-            &format!(r#""iat":{NOW}.5"#),
+            r#""iat":1e400"#,
             DpopError::InvalidClaim { claim: Claim::Iat },
         ),
     ];
@@ -588,6 +688,13 @@ fn rejects_invalid_htu_even_when_byte_equal_to_the_request_uri() {
     ] {
         let req = Request::new(HTM, invalid);
         let err = check_with(&proof_for_htu(invalid), &req, &Policy::new()).unwrap_err();
+        // The host's own URI is checked first and named as such.
+        assert!(
+            matches!(err, DpopError::InvalidRequestUri(_)),
+            "{invalid}: {err:?}"
+        );
+        let good_req = Request::new(HTM, HTU);
+        let err = check_with(&proof_for_htu(invalid), &good_req, &Policy::new()).unwrap_err();
         assert!(
             matches!(err, DpopError::InvalidHtu(_)),
             "{invalid}: {err:?}"
@@ -625,6 +732,44 @@ fn accepts_htu_variants_that_normalize_equal() {
 }
 
 // ---- step 7: iat ----
+
+#[test]
+fn fractional_iat_is_a_numeric_date_and_never_widens_the_window() {
+    // RFC 7519 §2: a NumericDate may be non-integer; the window edges are exact.
+    let policy = Policy::new().with_leeway(10).with_max_age(300);
+    let req = Request::new(HTM, HTU);
+    let at = |iat: &str| {
+        let p = payload(NOW).replacen(&format!(r#""iat":{NOW}"#), &format!(r#""iat":{iat}"#), 1);
+        signed(es256(), &es256().header_json(), &p)
+    };
+    let verified = check_with(&at(&format!("{NOW}.5")), &req, &policy).unwrap();
+    assert_eq!(verified.iat(), NOW as i64);
+    // Half a second past the future edge fails; the edge itself passes.
+    check_with(&at(&format!("{}", NOW + 10)), &req, &policy).unwrap();
+    rejects(
+        check_with(&at(&format!("{}.5", NOW + 10)), &req, &policy),
+        DpopError::IatInFuture {
+            iat: (NOW + 11) as i64,
+            now: NOW,
+            leeway: 10,
+        },
+        "iat",
+    );
+    // Half a second before the oldest edge fails; the edge itself passes.
+    check_with(&at(&format!("{}", NOW - 300)), &req, &policy).unwrap();
+    check_with(&at(&format!("{}.0", NOW - 300)), &req, &policy).unwrap();
+    rejects(
+        check_with(&at(&format!("{}.5", NOW - 301)), &req, &policy),
+        DpopError::IatTooOld {
+            iat: (NOW - 301) as i64,
+            now: NOW,
+            max_age: 300,
+        },
+        "iat",
+    );
+    // Exponent form is a number like any other.
+    check_with(&at("1.7e9"), &req, &policy).unwrap();
+}
 
 #[test]
 fn rejects_iat_an_hour_off_and_accepts_ten_seconds() {
@@ -728,6 +873,43 @@ fn rejects_missing_wrong_and_stale_nonce_with_use_dpop_nonce() {
     check_with(&proof_with_nonce(Some("fresh-nonce")), &req, &policy).unwrap();
     // Without a nonce requirement a nonce claim is ignored.
     check(&proof_with_nonce(Some("whatever"))).unwrap();
+}
+
+#[test]
+fn malformed_nonce_claim_is_use_dpop_nonce_only_when_a_nonce_is_required() {
+    // RFC 9449 §8, §9: `use_dpop_nonce` (with a fresh nonce) only from a server that requires
+    // nonces; otherwise a non-string or empty nonce claim is an invalid proof.
+    let policy = Policy::new().with_nonce(&TestNonces);
+    let req = Request::new(HTM, HTU);
+    for bad in [
+        r#""nonce":7"#,
+        r#""nonce":"""#,
+        r#""nonce":null"#,
+        r#""nonce":["n"]"#,
+    ] {
+        let p = payload(NOW).replacen('}', &format!(",{bad}}}"), 1);
+        let proof = signed(es256(), &es256().header_json(), &p);
+        let err = check(&proof).unwrap_err();
+        assert_eq!(
+            err,
+            DpopError::InvalidClaim {
+                claim: Claim::Nonce
+            },
+            "{bad}"
+        );
+        assert_eq!(
+            (err.reason().as_str(), err.wire_error(), err.needs_nonce()),
+            ("nonce", "invalid_dpop_proof", false),
+            "{bad}"
+        );
+        let err = check_with(&proof, &req, &policy).unwrap_err();
+        assert_eq!(err, DpopError::InvalidNonce(NonceError::Invalid), "{bad}");
+        assert_eq!(
+            (err.reason().as_str(), err.wire_error(), err.needs_nonce()),
+            ("nonce", "use_dpop_nonce", true),
+            "{bad}"
+        );
+    }
 }
 
 // ---- step 9: ath ----

@@ -10,6 +10,7 @@ extern crate std;
 
 pub use keybound_cnf as cnf;
 pub use keybound_dpop as dpop;
+pub use keybound_jose as jose;
 pub use keybound_json as json;
 pub use keybound_jwk as jwk;
 pub use keybound_mtls as mtls;

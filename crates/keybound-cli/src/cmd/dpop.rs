@@ -9,8 +9,8 @@ use keybound::dpop::htu::normalize_htu;
 use keybound::dpop::nonce::FixedNonce;
 use keybound::dpop::replay::{ReplayError, ReplayKey, ReplayStore};
 use keybound::dpop::{
-    DecodedProof, DefaultVerifier, DpopError, KeyKind, Policy, ProofParams, Request, SigningKey,
-    Verified, ath_string, check_proof,
+    DecodedProof, DefaultVerifier, DpopError, KeyKind, KeyMismatch, Policy, ProofParams, Request,
+    SigningKey, Verified, ath_string, check_proof,
 };
 use keybound::jwk::JwkThumbprint;
 
@@ -229,6 +229,19 @@ fn render(c: &Check<'_>, result: &Result<Verified, DpopError>) -> String {
     }
 }
 
+/// A JSON value as it was written (strings unescaped and quoted again).
+fn json_text(v: &keybound::json::Value<'_>) -> String {
+    use keybound::json::Value;
+    match v {
+        Value::String(s) => quoted(&s.to_cow()),
+        Value::Array(a) => a.as_str().to_owned(),
+        Value::Object(o) => o.as_str().to_owned(),
+        Value::Number(n) => n.raw().to_owned(),
+        Value::Bool(b) => b.to_string(),
+        _ => "null".to_owned(),
+    }
+}
+
 fn quoted(s: &str) -> String {
     let mut out = String::new();
     crate::json_out::push_str(&mut out, s);
@@ -275,26 +288,49 @@ fn detail(c: &Check<'_>, err: &DpopError) -> String {
             "alg {alg} is not allowed by profile {profile} (allowed: {})",
             alg_names(&policy)
         ),
-        DpopError::KeyAlgMismatch { alg } => {
+        DpopError::KeyAlgMismatch { alg, mismatch } => {
             let jwk = header.and_then(|h| h.get("jwk")).and_then(|v| v.as_object());
             let member = |name: &str| {
                 jwk.and_then(|o| o.get(name))
                     .and_then(|v| v.as_str())
                     .map(|s| s.to_cow().into_owned())
             };
-            let have = match (member("kty"), member("crv")) {
-                (Some(kty), Some(crv)) => format!("kty {} crv {}", quoted(&kty), quoted(&crv)),
-                (Some(kty), None) => format!("kty {}", quoted(&kty)),
-                _ => "a key of unknown type".to_owned(),
+            let raw = |name: &str| {
+                jwk.and_then(|o| o.get(name))
+                    .map_or_else(|| "?".to_owned(), |v| json_text(&v))
             };
-            let needs = match alg.key_kind() {
-                KeyKind::EcP256 => "kty \"EC\" crv \"P-256\"",
-                KeyKind::EcP384 => "kty \"EC\" crv \"P-384\"",
-                KeyKind::Rsa => "kty \"RSA\"",
-                KeyKind::Ed25519 => "kty \"OKP\" crv \"Ed25519\"",
-                _ => "another key type",
-            };
-            format!("jwk header is {have}, but alg {alg} needs {needs}")
+            match mismatch {
+                KeyMismatch::KeyType { .. } => {
+                    let have = match (member("kty"), member("crv")) {
+                        (Some(kty), Some(crv)) => {
+                            format!("kty {} crv {}", quoted(&kty), quoted(&crv))
+                        }
+                        (Some(kty), None) => format!("kty {}", quoted(&kty)),
+                        _ => "a key of unknown type".to_owned(),
+                    };
+                    let needs = match alg.key_kind() {
+                        KeyKind::EcP256 => "kty \"EC\" crv \"P-256\"",
+                        KeyKind::EcP384 => "kty \"EC\" crv \"P-384\"",
+                        KeyKind::Rsa => "kty \"RSA\"",
+                        KeyKind::Ed25519 => "kty \"OKP\" crv \"Ed25519\"",
+                        _ => "another key type",
+                    };
+                    format!("jwk header is {have}, but alg {alg} needs {needs}")
+                }
+                KeyMismatch::AlgMember => format!(
+                    "jwk header's own alg member is {}, which does not allow signing with alg {alg} (RFC 7517 §4.4)",
+                    raw("alg")
+                ),
+                KeyMismatch::UseMember => format!(
+                    "jwk header's use member is {}; a signing key has use \"sig\" or none (RFC 7517 §4.2)",
+                    raw("use")
+                ),
+                KeyMismatch::KeyOpsMember => format!(
+                    "jwk header's key_ops member is {}, which does not include \"verify\" (RFC 7517 §4.3)",
+                    raw("key_ops")
+                ),
+                _ => err.to_string(),
+            }
         }
         DpopError::PrivateJwk => {
             let member = header
@@ -331,6 +367,10 @@ fn detail(c: &Check<'_>, err: &DpopError) -> String {
             let got = claims.as_ref().map(|cl| cl.htu.to_string()).unwrap_or_default();
             format!("htu {} in the proof is not an absolute http(s) URI: {e}", quoted(&got))
         }
+        DpopError::InvalidRequestUri(e) => format!(
+            "the expected URI {} (--htu) is not an absolute http(s) URI: {e}",
+            quoted(c.htu)
+        ),
         DpopError::IatTooOld { iat, now, max_age } => format!(
             "iat {iat} is {} s before now {now}; profile {profile} accepts iat from now - {max_age} s to now + {} s",
             i128::from(*now) - i128::from(*iat),

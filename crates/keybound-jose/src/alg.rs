@@ -1,11 +1,12 @@
-//! JWS algorithms for DPoP proofs (RFC 9449 §4.2, RFC 7518 §3, RFC 8037 §3.1).
+//! Asymmetric JWS algorithms (RFC 7518 §3, RFC 8037 §3.1, RFC 9864 §2.2).
 //!
-//! One table ([`Algorithm::ALL`]) drives the verifier, the policy allow-list and the
-//! `dpop_signing_alg_values_supported` metadata, so the three can never disagree.
+//! One table ([`Algorithm::ALL`]) drives the verifiers, the policy allow-lists and the
+//! `*_signing_alg_values_supported` metadata (RFC 9449 §5.1, RFC 8414 §2), so they can never
+//! disagree.
 
 use core::fmt;
 
-/// An asymmetric JWS algorithm usable in a DPoP proof (RFC 9449 §4.2: never `none`, never MAC).
+/// An asymmetric JWS algorithm (never `none`, never a MAC: RFC 9449 §4.2, RFC 9068 §4).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
@@ -23,7 +24,8 @@ pub enum Algorithm {
     Ed25519,
 }
 
-/// The kind of key an algorithm needs (RFC 9449 §4.3 step 2: key consistent with `alg`).
+/// The kind of key an algorithm needs (RFC 7518 §3.1; RFC 9449 §4.3 step 2: key consistent
+/// with `alg`).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
@@ -35,6 +37,18 @@ pub enum KeyKind {
     Rsa,
     /// `kty` `OKP`, `crv` `Ed25519`.
     Ed25519,
+}
+
+impl KeyKind {
+    /// Key type and curve for messages: `"EC P-256"`, `"EC P-384"`, `"RSA"`, `"OKP Ed25519"`.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            KeyKind::EcP256 => "EC P-256",
+            KeyKind::EcP384 => "EC P-384",
+            KeyKind::Rsa => "RSA",
+            KeyKind::Ed25519 => "OKP Ed25519",
+        }
+    }
 }
 
 impl Algorithm {
@@ -115,7 +129,8 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// A set of algorithms: the policy allow-list (RFC 9449 §4.3 step 2). `Copy`, no allocation.
+/// A set of algorithms: a policy allow-list (RFC 9449 §4.3 step 2, RFC 9068 §4). `Copy`, no
+/// allocation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AlgSet(u8);
 
@@ -199,8 +214,8 @@ impl fmt::Debug for AlgSet {
     }
 }
 
-/// `dpop_signing_alg_values_supported` (RFC 9449 §5.1): the allowed algorithms the verifier
-/// can check, from the same table validation uses.
+/// The allowed algorithms the verifier can check, from the same table validation uses: the
+/// value of `dpop_signing_alg_values_supported` (RFC 9449 §5.1) and similar metadata.
 pub fn signing_alg_values_supported<V: crate::SignatureVerifier + ?Sized>(
     allowed: AlgSet,
     verifier: &V,
@@ -208,7 +223,8 @@ pub fn signing_alg_values_supported<V: crate::SignatureVerifier + ?Sized>(
     allowed.iter().filter(|a| verifier.supports(*a)).collect()
 }
 
-/// Writes `dpop_signing_alg_values_supported` as a JSON array of strings (RFC 9449 §5.1).
+/// Writes an algorithm set as a JSON array of names, as discovery metadata lists them
+/// (RFC 9449 §5.1, RFC 8414 §2).
 pub fn write_signing_alg_values_json(algs: AlgSet, out: &mut impl fmt::Write) -> fmt::Result {
     out.write_char('[')?;
     for (i, alg) in algs.iter().enumerate() {

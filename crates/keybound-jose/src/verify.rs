@@ -1,6 +1,6 @@
-//! Pluggable signature verification (RFC 9449 §4.3 step 6, RFC 7518 §3).
+//! Pluggable signature verification (RFC 7515 §5.2 step 8, RFC 7518 §3).
 //!
-//! [`SignatureVerifier`] is the seam between the DPoP checks and a crypto backend, like
+//! [`SignatureVerifier`] is the seam between the JWS checks and a crypto backend, like
 //! rustls' `SignatureVerificationAlgorithm`: the validator has already checked that the key
 //! fits the algorithm (type, curve, RSA size and exponent) and that fixed-length signatures
 //! have the right length, so a backend only turns the JWK into its own key type and verifies.
@@ -10,6 +10,7 @@ use core::fmt;
 use keybound_jwk::Jwk;
 
 use crate::alg::Algorithm;
+use crate::error::JoseError;
 
 /// Why a backend refused a signature.
 #[non_exhaustive]
@@ -210,4 +211,35 @@ impl SignatureVerifier for AcceptAllVerifier {
     ) -> Result<(), VerifyError> {
         Ok(())
     }
+}
+
+/// The signature step of JWS validation (RFC 7515 §5.2 step 8): `sig` over `msg` with `key`
+/// under `alg`. The signature length is checked first (ECDSA `r‖s` and Ed25519 fixed lengths,
+/// RSA the modulus length), so DER ECDSA signatures and empty signature segments fail as
+/// [`JoseError::SignatureLength`] on every backend. Does not check that the key fits `alg`;
+/// see [`crate::check_key_fits`].
+pub fn verify_signature<V: SignatureVerifier + ?Sized>(
+    verifier: &V,
+    alg: Algorithm,
+    key: &Jwk<'_>,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), JoseError> {
+    let expected = match alg.fixed_signature_len() {
+        Some(len) => Some(len),
+        None => key.rsa_modulus_bits().map(|bits| bits.div_ceil(8)),
+    };
+    if let Some(expected) = expected
+        && sig.len() != expected
+    {
+        return Err(JoseError::SignatureLength {
+            expected,
+            actual: sig.len(),
+        });
+    }
+    verifier.verify(alg, key, msg, sig).map_err(|e| match e {
+        VerifyError::UnsupportedAlgorithm => JoseError::AlgNotAllowed { alg },
+        VerifyError::InvalidKey => JoseError::UnusableKey,
+        _ => JoseError::BadSignature,
+    })
 }

@@ -4,8 +4,8 @@
 
 use keybound_jwk::B64;
 
+use crate::compact::b64_decode_into;
 use crate::error::Part;
-use crate::jws::b64_decode_into;
 use crate::verify::VerifyError;
 
 /// Decodes a JWK member that `keybound_jwk` has already validated as canonical base64url, with
