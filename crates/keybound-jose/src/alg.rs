@@ -158,6 +158,12 @@ impl AlgSet {
         AlgSet(self.0 & !alg.bit())
     }
 
+    /// The algorithms in both sets.
+    #[must_use]
+    pub const fn intersection(self, other: AlgSet) -> AlgSet {
+        AlgSet(self.0 & other.0)
+    }
+
     /// Whether `alg` is in the set.
     pub const fn contains(self, alg: Algorithm) -> bool {
         self.0 & alg.bit() != 0
