@@ -24,6 +24,7 @@ Examples:
   keybound dpop verify --htm GET --htu https://api.example.com/data proof
   keybound cert thumbprint client.pem              # RFC 8705 x5t#S256
   keybound profile show fapi2-baseline
+  keybound token verify --jwks jwks.json --issuer I --audience A \"$AT\"
 
 Exit status: 0 success / valid proof, 1 invalid proof (or a demo outcome that differs),
 2 usage error (bad argument, unreadable or unusable input).";
@@ -51,6 +52,9 @@ enum Command {
     /// Policy profiles: rfc9449, fapi2-baseline, fapi2-message-signing.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// JWT access tokens (RFC 9068): verify against an issuer's JWKS.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// End-to-end demo on loopback: a real HTTPS resource server, stolen and replayed tokens.
     #[command(after_help = DEMO_HELP)]
     Demo,
@@ -254,6 +258,46 @@ struct VerifyCli {
 }
 
 #[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Verify an RFC 9068 access token; prints one JSON object (claims and cnf).
+    #[command(after_help = TOKEN_VERIFY_HELP)]
+    Verify(TokenVerifyCli),
+}
+
+const TOKEN_VERIFY_HELP: &str = "\
+Output (one line of JSON):
+  {\"valid\":true,\"claims\":{…},\"cnf\":{…}|null,\"alg\":\"…\",\"kid\":\"…\"|null}
+  {\"valid\":false,\"error\":\"invalid_token\",\"reason\":R,\"detail\":\"…\"}
+R names the member at fault: malformed, typ, alg, kid, signature, iss, aud, exp, nbf, iat,
+sub, client_id, jti, scope, cnf.
+
+Exit status: 0 valid, 1 invalid, 2 usage error (unreadable JWKS, bad arguments).
+
+Examples:
+  keybound token verify --jwks jwks.json --issuer https://as.example.com \\
+      --audience https://api.example.com \"$AT\"
+  keybound token verify --jwks jwks.json --issuer I --audience A --now 1700000000 token.txt";
+
+#[derive(Args, Debug)]
+struct TokenVerifyCli {
+    /// The issuer's JWK Set (RFC 7517 §5), e.g. from its jwks_uri.
+    #[arg(long, value_name = "FILE")]
+    jwks: String,
+    /// The trusted issuer (`iss`, compared exactly).
+    #[arg(long, value_name = "I")]
+    issuer: String,
+    /// This resource server's identifier, which `aud` must contain.
+    #[arg(long, value_name = "A")]
+    audience: String,
+    /// Server time in Unix seconds (default: now).
+    #[arg(long, value_name = "S")]
+    now: Option<u64>,
+    /// The compact token, a file holding it, or `-` / nothing for standard input.
+    #[arg(value_name = "TOKEN|-", allow_hyphen_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
 enum ProfileCommand {
     /// Print a profile's resolved policy and discovery metadata as JSON.
     #[command(after_help = "\
@@ -326,6 +370,15 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Profile(ProfileCommand::Show { name, enable }) => {
             emit(&cmd::profile::show(&name, &enable)?)?;
+        }
+        Command::Token(TokenCommand::Verify(t)) => {
+            return cmd::token::verify(&cmd::token::VerifyArgs {
+                token: t.token.as_deref(),
+                jwks: &t.jwks,
+                issuer: &t.issuer,
+                audience: &t.audience,
+                now: t.now,
+            });
         }
         Command::Demo => return demo::run(),
     }

@@ -12,7 +12,8 @@
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use keybound_dpop::nonce::FixedNonce;
 use keybound_dpop::{
-    Algorithm, DecodedProof, DpopError, Policy, Reason, Request, check_proof, single_header_value,
+    Algorithm, DecodedProof, DpopError, NumericDate, Policy, Reason, Request, check_proof,
+    single_header_value,
 };
 
 /// Checks registered for fuzz targets of this layer.
@@ -44,7 +45,12 @@ fn check_error(e: &DpopError) {
     );
     let wire = e.wire_error();
     assert!(wire == "invalid_dpop_proof" || wire == "use_dpop_nonce");
-    assert_eq!(wire == "use_dpop_nonce", e.reason() == Reason::Nonce);
+    // use_dpop_nonce is always a nonce fault (a malformed nonce claim without a nonce policy
+    // is a nonce fault answered invalid_dpop_proof).
+    if wire == "use_dpop_nonce" {
+        assert_eq!(e.reason(), Reason::Nonce);
+        assert!(e.needs_nonce());
+    }
     let _ = e.to_string();
 }
 
@@ -88,7 +94,9 @@ pub fn dpop_decode(data: &[u8]) {
         Ok(c) => {
             assert!(!c.jti.is_empty() && c.jti.len() <= keybound_dpop::MAX_JTI_LEN);
             let raw = decoded.payload_object().unwrap();
-            assert_eq!(raw.get("iat").and_then(|v| v.as_i64()), Some(c.iat));
+            let iat = raw.get("iat").and_then(|v| NumericDate::from_json(&v));
+            assert_eq!(iat.map(NumericDate::floor), Some(c.iat));
+            assert_eq!(iat, Some(c.iat_date));
         }
         Err(e) => check_error(&e),
     }

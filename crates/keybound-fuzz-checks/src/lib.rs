@@ -16,10 +16,12 @@
 )]
 
 pub mod cnf;
+pub mod differential;
 pub mod dpop;
 pub mod htu;
 pub mod json;
 pub mod jwk;
+pub mod jwt;
 pub mod mtls;
 
 /// A named check: the fuzz target of the same name calls it.
@@ -32,6 +34,8 @@ pub fn all_checks() -> impl Iterator<Item = (&'static str, Check)> {
         cnf::CHECKS,
         jwk::CHECKS,
         dpop::CHECKS,
+        jwt::CHECKS,
+        differential::CHECKS,
         htu::CHECKS,
         mtls::CHECKS,
     ]

@@ -13,6 +13,8 @@ pub use keybound_dpop as dpop;
 pub use keybound_jose as jose;
 pub use keybound_json as json;
 pub use keybound_jwk as jwk;
+#[cfg(feature = "alloc")]
+pub use keybound_jwt as jwt;
 pub use keybound_mtls as mtls;
 #[cfg(feature = "profile")]
 pub use keybound_profile as profile;

@@ -4,3 +4,4 @@ pub(crate) mod cert;
 pub(crate) mod dpop;
 pub(crate) mod jwk;
 pub(crate) mod profile;
+pub(crate) mod token;

@@ -1,0 +1,4 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(
+    |data: &[u8]| keybound_fuzz_checks::differential::jose_differential(data)
+);
