@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use criterion::{Criterion, criterion_group};
+use keybound_benches::interleaved;
 use keybound_dpop::replay::MemoryReplayStore;
 use keybound_dpop::{
     Algorithm, AwsLcVerifier, DecodedProof, Policy, ProofParams, Request, RingVerifier,
@@ -320,39 +321,6 @@ fn bench_overhead(c: &mut Criterion) {
 
 /// Interleaved A/B timing, robust to a loaded machine: per round, `n` runs of `full` then `n`
 /// of `bare` (order alternating); the median of the per-round ratios is reported.
-fn interleaved(name: &str, n: u32, rounds: usize, mut full: impl FnMut(), mut bare: impl FnMut()) {
-    let time = |f: &mut dyn FnMut()| {
-        let t = Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        t.elapsed().as_secs_f64() / f64::from(n)
-    };
-    let (mut ratios, mut fulls, mut bares) = (Vec::new(), Vec::new(), Vec::new());
-    for r in 0..rounds {
-        let (a, b) = if r % 2 == 0 {
-            let a = time(&mut full);
-            (a, time(&mut bare))
-        } else {
-            let b = time(&mut bare);
-            (time(&mut full), b)
-        };
-        ratios.push(a / b);
-        fulls.push(a);
-        bares.push(b);
-    }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    println!(
-        "ratio {name:<28} full {:>9.2} µs  bare {:>9.2} µs  median ratio {:.3}",
-        med(&mut fulls) * 1e6,
-        med(&mut bares) * 1e6,
-        med(&mut ratios)
-    );
-}
-
 /// The headline numbers: full validation / bare verification of the same bytes.
 fn ratios() {
     use ed25519_dalek::Verifier as _;

@@ -184,6 +184,26 @@ fn jwk_thumbprint_allocates_nothing() {
 }
 
 #[test]
+fn jwks_lookup_by_kid_and_by_alg_allocates_nothing() {
+    // RFC 9068 §4: the key for each token comes from the JWKS parsed once; the lookup and the
+    // borrowed JWK view of the stored key allocate nothing.
+    let jwks = keybound_jwt::Jwks::parse(
+        br#"{"keys":[{"kid":"k1","kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},{"kid":"k2","kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#,
+    )
+    .unwrap();
+    let (allocs, ()) = measure(|| {
+        for _ in 0..100 {
+            let k = jwks.select(Some("k2"), Algorithm::EdDsa).unwrap();
+            black_box(k.jwk().unwrap());
+            let k = jwks.select(None, Algorithm::Es256).unwrap();
+            black_box(k.jwk().unwrap());
+            black_box(jwks.get("nope"));
+        }
+    });
+    assert_eq!(allocs, Allocs { count: 0, bytes: 0 });
+}
+
+#[test]
 fn certificate_thumbprint_allocates_nothing() {
     let (allocs, _) = measure(|| keybound_mtls::x5t_s256(CERT));
     eprintln!("x5t_s256 ({} B certificate): {allocs:?}", CERT.len());
