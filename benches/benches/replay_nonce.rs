@@ -50,10 +50,7 @@ fn insert(store: &MemoryReplayStore, i: u64) {
     let mut buf = [0u8; 16];
     let now = i / PER_SECOND;
     let r = store.check_and_insert(
-        ReplayKey {
-            scope: SCOPE,
-            jti: jti(i, &mut buf),
-        },
+        ReplayKey::new(SCOPE, jti(i, &mut buf)),
         now + KEEP_SECS,
         now,
     );
@@ -89,14 +86,7 @@ fn report_at_capacity() {
     let (now, expires) = (1_000, 1_000 + KEEP_SECS);
     let offer = |i: u64| {
         let mut buf = [0u8; 16];
-        store.check_and_insert(
-            ReplayKey {
-                scope: SCOPE,
-                jti: jti(i, &mut buf),
-            },
-            expires,
-            now,
-        )
+        store.check_and_insert(ReplayKey::new(SCOPE, jti(i, &mut buf)), expires, now)
     };
     let (mut accepted, mut full, mut i) = (Vec::with_capacity(CAPACITY), 0u64, 0u64);
     // Offer fresh keys until 1 % of the capacity has been refused as `Full`: the shards fill
@@ -164,10 +154,7 @@ fn replay(c: &mut Criterion) {
     g.bench_function("duplicate", |b| {
         let mut buf = [0u8; 16];
         let now = (next - 1) / PER_SECOND;
-        let key = ReplayKey {
-            scope: SCOPE,
-            jti: jti(next - 1, &mut buf),
-        };
+        let key = ReplayKey::new(SCOPE, jti(next - 1, &mut buf));
         b.iter(|| black_box(store.check_and_insert(black_box(key), now + KEEP_SECS, now)));
     });
 

@@ -137,7 +137,8 @@ enum CertCommand {
     /// Print the x5t#S256 (base64url SHA-256 of the DER) of a client certificate.
     #[command(after_help = "\
 Formats:
-  pem      -----BEGIN CERTIFICATE----- block
+  pem      -----BEGIN CERTIFICATE----- block; for a chain (leaf first, as openssl x509
+           reads it) the leaf's thumbprint, with a note on stderr
   der      raw DER bytes
   nginx    $ssl_client_escaped_cert (URL-encoded PEM)
   xfcc     Envoy x-forwarded-client-cert (Cert= of the last element)
@@ -194,8 +195,9 @@ Exit status: 0 valid, 1 invalid, 2 usage error.
 --batch reads JSON lines {\"proof\",\"htm\",\"htu\",\"now\",\"access_token\",\"jkt\",\"nonce\",\"profile\"}
 (nulls allowed; now defaults to the clock, profile to rfc9449) and writes one line per
 input line, in order. One replay store spans the batch: a second copy of a proof reports
-reason \"replay\". A line that cannot be read gets {\"valid\":false,\"error\":\"invalid_input\",…}
-and the exit status becomes 2.
+reason \"replay\". A line that cannot be read (not strict JSON, e.g. a duplicate member;
+longer than 4 MiB) gets {\"valid\":false,\"error\":\"invalid_input\",…} and the exit status
+becomes 2. --jkt takes a thumbprint or its RFC 9278 URI (urn:ietf: in any case).
 
 Examples:
   keybound dpop verify --htm GET --htu https://api.example.com/data \"$PROOF\"

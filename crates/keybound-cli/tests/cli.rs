@@ -761,6 +761,45 @@ fn verify_bad_jkt() {
 }
 
 #[test]
+fn accepts_jkt_uri_with_any_case_of_urn_and_ietf() {
+    // RFC 9278 URI; RFC 8141 §3.1: the "urn" scheme and the NID compare case-insensitively.
+    let proof = read("rfc9449_fig2.proof");
+    for prefix in ["urn:ietf:", "URN:IETF:", "Urn:Ietf:", "uRn:iEtF:"] {
+        let uri = format!("{prefix}params:oauth:jwk-thumbprint:sha-256:{RFC9449_JKT}");
+        let o = verify_fig2(&["--now", FIG2_NOW, "--jkt", &uri], &proof);
+        assert_eq!(assert_ok(&o), FIG2_VALID, "{uri}");
+        let line = fig2_line_with(&format!(r#","jkt":"{uri}""#));
+        let o = run_stdin(&["dpop", "verify", "--batch"], line);
+        assert_eq!(assert_ok(&o), FIG2_VALID, "batch {uri}");
+    }
+    // Another key's URI is a key_binding fault, not a usage error.
+    let other = format!("URN:ietf:params:oauth:jwk-thumbprint:sha-256:{RFC7638_TP}");
+    let o = verify_fig2(&["--now", FIG2_NOW, "--jkt", &other], &proof);
+    rejected(&o, "invalid_dpop_proof", "key_binding");
+}
+
+#[test]
+fn rejects_jkt_uri_the_library_refuses() {
+    let proof = read("rfc9449_fig2.proof");
+    let o = verify_fig2(
+        &[
+            "--jkt",
+            &format!("URN:ietf:params:oauth:jwk-thumbprint:sha-512:{RFC9449_JKT}"),
+        ],
+        &proof,
+    );
+    assert_usage_error(&o, "uses a hash other than sha-256");
+    let o = verify_fig2(
+        &[
+            "--jkt",
+            &format!("urn:ietf:params:OAUTH:jwk-thumbprint:sha-256:{RFC9449_JKT}"),
+        ],
+        &proof,
+    );
+    assert_usage_error(&o, "not a JWK thumbprint URI");
+}
+
+#[test]
 fn verify_missing_htm_is_a_usage_error() {
     let o = run(&["dpop", "verify", "--htu", TOKEN_URL, "x.y.z"]);
     assert_eq!(code(&o), 2);
@@ -864,7 +903,7 @@ fn batch_bad_lines_answer_invalid_input_and_exit_2() {
 
 #[test]
 fn batch_overlong_and_non_utf8_lines_are_input_errors() {
-    let mut input = "x".repeat(70_000).into_bytes();
+    let mut input = "x".repeat(4 * 1024 * 1024 + 1).into_bytes();
     input.extend_from_slice(b"\n\xff\xfe\n");
     input.extend_from_slice(
         batch_line(
@@ -892,6 +931,141 @@ fn batch_overlong_and_non_utf8_lines_are_input_errors() {
             .contains("line 2: not UTF-8")
     );
     assert_eq!(lines[2]["valid"], true);
+}
+
+/// The documented batch answer for a line that cannot be read.
+fn invalid_input(detail: &str) -> String {
+    assert!(!detail.contains(['"', '\\']), "{detail}");
+    format!(r#"{{"valid":false,"error":"invalid_input","detail":"{detail}"}}"#)
+}
+
+/// The valid answer for the Figure 2 proof.
+const FIG2_VALID: &str = r#"{"valid":true,"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I","jti":"-BwC3ESc6acc2lTc","iat":1562262616}"#;
+
+/// A Figure 2 batch line with `tail` (JSON members, already serialized) before its `}`.
+fn fig2_line_with(tail: &str) -> String {
+    format!(
+        r#"{{"proof":"{}","htm":"POST","htu":"{TOKEN_URL}","now":1562262620{tail}}}"#,
+        read("rfc9449_fig2.proof")
+    )
+}
+
+#[test]
+fn rejects_batch_line_with_duplicate_member_as_invalid_input() {
+    // A second `jkt` (plain or spelled with an escape) must not silently drop the binding.
+    let cases = [
+        (
+            fig2_line_with(&format!(r#","jkt":"{RFC7638_TP}","jkt":null"#)),
+            r#""jkt":null"#,
+        ),
+        (
+            fig2_line_with(&format!(r#","jkt":"{RFC7638_TP}","j\u006bt":null"#)),
+            r#""j\u006bt""#,
+        ),
+        (fig2_line_with(r#","htm":"GET""#), r#""htm":"GET""#),
+    ];
+    let lines: Vec<&str> = cases.iter().map(|(l, _)| l.as_str()).collect();
+    let o = run_stdin(&["dpop", "verify", "--batch"], lines.join("\n"));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let expected: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (line, second_name))| {
+            // The offset of the second occurrence of the name.
+            let second = line.rfind(second_name).unwrap();
+            invalid_input(&format!(
+                "line {}: not valid JSON: duplicate JSON member name at byte {second}",
+                i + 1
+            ))
+        })
+        .collect();
+    assert_eq!(stdout(&o), format!("{}\n", expected.join("\n")));
+    assert!(stderr(&o).contains("error: line 2: not valid JSON: duplicate JSON member name"));
+}
+
+#[test]
+fn accepts_batch_line_whose_names_and_values_use_escapes() {
+    // RFC 8259 §7: escapes are decoded before names are matched and values are read.
+    let line = format!(
+        r#"{{"pro\u006ff":"{}","htm":"P\u004fST","htu":"https:\/\/server.example.com\/token","now":1562262620,"j\u006bt":"{RFC9449_JKT}"}}"#,
+        read("rfc9449_fig2.proof")
+    );
+    let o = run_stdin(&["dpop", "verify", "--batch"], line);
+    assert_eq!(assert_ok(&o), FIG2_VALID);
+    // The decoded jkt is enforced: another key's thumbprint, escaped, is a key_binding fault.
+    let line = fig2_line_with(r#","jkt":"\u004ezbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs""#);
+    let o = run_stdin(&["dpop", "verify", "--batch"], line);
+    assert_eq!(code(&o), 1);
+    assert_eq!(json(stdout(&o).trim())["reason"], "key_binding");
+}
+
+#[test]
+fn batch_line_with_oversized_proof_gets_the_library_verdict() {
+    // A readable line whose proof exceeds a cap is a verdict (malformed), not an input error.
+    let fig2 = read("rfc9449_fig2.proof");
+    let (_, rest) = fig2.split_once('.').unwrap();
+    let megabyte = format!(
+        "{}.{}.{}",
+        "A".repeat(1 << 20),
+        "B".repeat(10),
+        "C".repeat(10)
+    );
+    let nested_header = format!(
+        r#"{{"typ":"dpop+jwt","alg":"ES256","x":{}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let nested = format!("{}.{rest}", b64url(nested_header.as_bytes()));
+    let input = [
+        batch_line(&megabyte, "POST", TOKEN_URL, 1_562_262_620),
+        batch_line(&nested, "POST", TOKEN_URL, 1_562_262_620),
+        batch_line(&fig2, "POST", TOKEN_URL, 1_562_262_620),
+    ]
+    .join("\n");
+    let started = std::time::Instant::now();
+    let o = run_stdin(&["dpop", "verify", "--batch"], input);
+    let elapsed = started.elapsed();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        [
+            r#"{"valid":false,"error":"invalid_dpop_proof","reason":"malformed","detail":"proof is 1048598 bytes, more than the 8192-byte cap"}"#,
+            r#"{"valid":false,"error":"invalid_dpop_proof","reason":"malformed","detail":"header is not a strict JSON object: JSON nesting deeper than 16 levels at byte 51"}"#,
+            FIG2_VALID,
+            "",
+        ]
+        .join("\n")
+    );
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // Three lines, each answered in well under a second (about 0.05 s in all, debug build).
+    assert!(elapsed.as_secs_f64() < 3.0, "{elapsed:?}");
+}
+
+#[test]
+fn batch_line_over_4_mib_is_invalid_input_and_skipped_unread() {
+    // A 20 MB line: not buffered whole, answered as an input error; the next line is served.
+    let huge = batch_line(&"x".repeat(20 << 20), "POST", TOKEN_URL, 1_562_262_620);
+    let input = format!(
+        "{huge}\n{}",
+        batch_line(
+            &read("rfc9449_fig2.proof"),
+            "POST",
+            TOKEN_URL,
+            1_562_262_620
+        )
+    );
+    let started = std::time::Instant::now();
+    let o = run_stdin(&["dpop", "verify", "--batch"], input);
+    let elapsed = started.elapsed();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{}\n{FIG2_VALID}\n",
+            invalid_input("line 1: longer than 4194304 bytes (4 MiB); skipped without being read")
+        )
+    );
+    assert!(elapsed.as_secs_f64() < 3.0, "{elapsed:?}");
 }
 
 #[test]
@@ -965,6 +1139,73 @@ fn cert_thumbprint_every_format_matches_vectors() {
             assert_eq!(out, *expected, "{name}.der --format {f}");
         }
     }
+}
+
+fn chain_file(name: &str, parts: &[&str]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("keybound-cli-{}-{name}", std::process::id()));
+    let text: String = parts.iter().map(|p| read(p) + "\n").collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn cert_thumbprint_of_a_pem_chain_prints_the_leaf_and_says_so() {
+    // Leaf first, as `openssl x509` reads a chain file.
+    let chain = chain_file(
+        "chain.pem",
+        &[
+            "client-ec.pem",
+            "client-rsa.pem",
+            "oidc-provider-fapi-mtls1.pem",
+        ],
+    );
+    let path = chain.to_str().unwrap();
+    let o = run(&["cert", "thumbprint", path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{}\n", CERTS[0].1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "note: file \"{path}\" holds a chain of 3 certificates; printed the thumbprint of the first (the leaf)\n"
+        )
+    );
+    let o = run_stdin(
+        &["cert", "thumbprint", "--format", "pem", "-"],
+        std::fs::read(&chain).unwrap(),
+    );
+    assert_eq!(stdout(&o), format!("{}\n", CERTS[0].1));
+    assert_eq!(
+        stderr(&o),
+        "note: standard input holds a chain of 3 certificates; printed the thumbprint of the first (the leaf)\n"
+    );
+    // A single certificate prints no note.
+    let o = run(&["cert", "thumbprint", &data_str("client-rsa.pem")]);
+    assert_eq!(stdout(&o), format!("{}\n", CERTS[1].1));
+    assert!(stderr(&o).is_empty());
+    std::fs::remove_file(chain).unwrap();
+}
+
+#[test]
+fn rejects_pem_chain_with_a_non_certificate_block_and_chains_in_proxy_headers() {
+    let chain = chain_file("with-key.pem", &["client-ec.pem"]);
+    let mut text = std::fs::read_to_string(&chain).unwrap();
+    text.push_str("-----BEGIN PRIVATE KEY-----\nMAcwADAAAwEA\n-----END PRIVATE KEY-----\n");
+    std::fs::write(&chain, text).unwrap();
+    let path = chain.to_str().unwrap();
+    assert_usage_error(
+        &run(&["cert", "thumbprint", path]),
+        &format!(
+            "file \"{path}\" holds a PEM chain whose block 2 is not a certificate: its label is \"PRIVATE KEY\""
+        ),
+    );
+    std::fs::remove_file(&chain).unwrap();
+    // Proxy header formats keep their one-certificate rule (nginx forwards only the leaf).
+    let two = format!("{}\n{}\n", read("client-ec.pem"), read("client-rsa.pem"));
+    let o = run_stdin(
+        &["cert", "thumbprint", "--format", "nginx", "-"],
+        percent_encode(&two),
+    );
+    assert_usage_error(&o, "is not a certificate in nginx escaped PEM format");
 }
 
 #[test]

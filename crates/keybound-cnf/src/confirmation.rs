@@ -36,8 +36,17 @@ pub struct OtherMethods {
     pub kid: bool,
     /// `jku` (RFC 7800 §3.5) is present.
     pub jku: bool,
-    /// Members that no registered method names were present and ignored.
+    /// Members that no registered method names (e.g. `osc`, `x5t`, `x5t#S512`) were present
+    /// and ignored.
     pub unrecognized: bool,
+}
+
+impl OtherMethods {
+    /// Whether any method besides `jkt` and `x5t#S256` was present (RFC 7800 §3.1): one of
+    /// §3.2–3.5 or an unrecognized member.
+    pub const fn any(&self) -> bool {
+        self.jwk || self.jwe || self.kid || self.jku || self.unrecognized
+    }
 }
 
 /// Why a `cnf` claim was refused.
@@ -113,7 +122,7 @@ impl From<JsonError> for CnfError {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindingError {
-    /// The token has neither `jkt` nor `x5t#S256`: it is not sender-constrained.
+    /// The claim is empty (or absent): the token is not sender-constrained.
     NotBound,
     /// The thumbprint of the presented key or certificate differs from the bound one.
     Mismatch,
@@ -122,18 +131,25 @@ pub enum BindingError {
     WrongKind,
     /// The token is bound to a certificate (RFC 8705 §3) but no client certificate was presented.
     NoCertificate,
+    /// The claim has neither `jkt` nor `x5t#S256` but other members (RFC 7800 §3.1): the
+    /// token is bound by a method this crate cannot check, so it is neither checkable nor
+    /// unbound (see [`Confirmation::is_uncheckable`]).
+    UnsupportedMethod,
 }
 
 impl fmt::Display for BindingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::NotBound => "token is not sender-constrained (cnf has neither jkt nor x5t#S256)",
+            Self::NotBound => "token is not sender-constrained (no cnf method)",
             Self::Mismatch => {
                 "presented key or certificate does not match the token's cnf thumbprint"
             }
             Self::WrongKind => "token is bound by the other mechanism (jkt versus x5t#S256)",
             Self::NoCertificate => {
                 "token is bound to a client certificate (cnf.x5t#S256) but none was presented"
+            }
+            Self::UnsupportedMethod => {
+                "token is bound only by a cnf method this server cannot check (neither jkt nor x5t#S256)"
             }
         })
     }
@@ -143,6 +159,22 @@ impl core::error::Error for BindingError {}
 
 /// The RFC 7800 `cnf` claim: the `jkt` (RFC 9449 §6.1) and `x5t#S256` (RFC 8705 §3.1)
 /// methods, and which other methods were present.
+///
+/// # Which tokens are unbound
+///
+/// A claim is in one of three states, and a server must treat them differently:
+///
+/// - **checkable** ([`Confirmation::is_bound`]): `jkt` and/or `x5t#S256` is present. Those
+///   are checked; other members beside them are ignored (RFC 7800 §3.1), so an extra method
+///   this crate does not know neither binds nor unbinds the token.
+/// - **unbound** ([`Confirmation::is_empty`]): no member at all (`{}`, or no `cnf` claim:
+///   [`Confirmation::new`]). Only such a token may be accepted as a plain bearer token.
+/// - **uncheckable** ([`Confirmation::is_uncheckable`]): members, but neither `jkt` nor
+///   `x5t#S256` — `jwk`, `jwe`, `kid`, `jku` (RFC 7800 §3.2–3.5) or anything else (`osc`,
+///   `x5t`, `x5t#S512`, …). The issuer bound the token to something this crate cannot
+///   verify; treating it as unbound would turn a stolen sender-constrained token into a
+///   bearer token, so it must be refused (fail closed). [`Confirmation::check_jkt`] and
+///   [`Confirmation::check_x5t_s256`] answer [`BindingError::UnsupportedMethod`] for it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Confirmation {
     jkt: Option<JwkThumbprint>,
@@ -268,13 +300,42 @@ impl Confirmation {
         self.jkt.is_some() || self.x5t_s256.is_some()
     }
 
+    /// Whether the claim has no member at all (RFC 7800 §3.1): the token is not
+    /// sender-constrained, exactly as one without a `cnf` claim.
+    pub fn is_empty(&self) -> bool {
+        !self.is_bound() && !self.others.any()
+    }
+
+    /// Whether the claim holds a member besides `jkt` and `x5t#S256` (an RFC 7800 §3.2–3.5
+    /// method or an unrecognized one), which this crate does not check.
+    pub fn has_unchecked_methods(&self) -> bool {
+        self.others.any()
+    }
+
+    /// Whether the claim binds the token only by methods this crate cannot check: members
+    /// present, neither `jkt` nor `x5t#S256` (RFC 7800 §3.1). Such a token must be refused,
+    /// never accepted as unbound (see the type's documentation).
+    pub fn is_uncheckable(&self) -> bool {
+        !self.is_bound() && self.others.any()
+    }
+
+    /// The error for a claim without `jkt` and `x5t#S256`: unbound, or bound by methods
+    /// this crate cannot check.
+    fn neither(&self) -> BindingError {
+        if self.others.any() {
+            BindingError::UnsupportedMethod
+        } else {
+            BindingError::NotBound
+        }
+    }
+
     /// Checks the thumbprint of the DPoP proof key against `jkt` (RFC 9449 §7.1), in constant time.
     pub fn check_jkt(&self, presented: &JwkThumbprint) -> Result<(), BindingError> {
         match (&self.jkt, &self.x5t_s256) {
             (Some(bound), _) if bound.ct_eq(presented) => Ok(()),
             (Some(_), _) => Err(BindingError::Mismatch),
             (None, Some(_)) => Err(BindingError::WrongKind),
-            (None, None) => Err(BindingError::NotBound),
+            (None, None) => Err(self.neither()),
         }
     }
 
@@ -288,12 +349,15 @@ impl Confirmation {
                 None => Err(BindingError::NoCertificate),
             },
             (None, Some(_)) => Err(BindingError::WrongKind),
-            (None, None) => Err(BindingError::NotBound),
+            (None, None) => Err(self.neither()),
         }
     }
 
     /// Writes the claim as a JSON object holding `jkt` and `x5t#S256` when set (RFC 7800 §3.1);
     /// the other methods are not kept and so not written.
+    ///
+    /// An [uncheckable](Confirmation::is_uncheckable) claim therefore comes out as `{}`, which
+    /// reads back as unbound: refuse such a claim where it arrives, never store it this way.
     pub fn write_json(&self, out: &mut impl fmt::Write) -> fmt::Result {
         out.write_char('{')?;
         let mut sep = "";

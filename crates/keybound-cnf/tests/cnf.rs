@@ -94,7 +94,7 @@ fn checks_certificate_binding() {
 #[test]
 fn unbound_claim_is_reported_as_not_bound() {
     let cnf = Confirmation::parse(b"{}").unwrap();
-    assert!(!cnf.is_bound());
+    assert!(!cnf.is_bound() && cnf.is_empty());
     assert_eq!(
         cnf.check_jkt(&JwkThumbprint::from_bytes([0; 32])),
         Err(BindingError::NotBound)
@@ -127,8 +127,69 @@ fn records_rfc7800_methods_it_does_not_check() {
     assert!(jku.other_methods().jku && jku.other_methods().kid);
     assert_eq!(
         jku.check_jkt(&JwkThumbprint::from_b64(JKT).unwrap()),
-        Err(BindingError::NotBound)
+        Err(BindingError::UnsupportedMethod)
     );
+}
+
+/// `cnf` members keybound does not check, each alone in the claim (RFC 7800 §3.1).
+const UNCHECKED_ONLY: [&str; 8] = [
+    r#"{"osc":"https://op.example.com/osc"}"#,
+    r#"{"x5t":"dGhpcyBpcyBhIFNIQS0xIHRodW1icHJpbnQ"}"#,
+    r#"{"x5t#S512":"c29tZSBTSEEtNTEyIHRodW1icHJpbnQ"}"#,
+    r#"{"x-unknown":{"any":["value"]}}"#,
+    r#"{"jwk":{"kty":"EC","crv":"P-256"}}"#,
+    r#"{"jwe":"eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"}"#,
+    r#"{"kid":"k1"}"#,
+    r#"{"jku":"https://client.example.com/jwks"}"#,
+];
+
+#[test]
+fn rejects_binding_checks_on_a_claim_with_only_unchecked_methods() {
+    for text in UNCHECKED_ONLY {
+        let cnf = Confirmation::parse(text.as_bytes()).unwrap();
+        assert!(cnf.is_uncheckable(), "{text}");
+        assert!(cnf.has_unchecked_methods(), "{text}");
+        assert!(!cnf.is_empty() && !cnf.is_bound(), "{text}");
+        assert_eq!(
+            cnf.check_jkt(&JwkThumbprint::from_b64(JKT).unwrap()),
+            Err(BindingError::UnsupportedMethod),
+            "{text}"
+        );
+        assert_eq!(
+            cnf.check_x5t_s256(Some(&CertThumbprint::from_bytes([7; 32]))),
+            Err(BindingError::UnsupportedMethod),
+            "{text}"
+        );
+        assert_eq!(
+            cnf.check_x5t_s256(None),
+            Err(BindingError::UnsupportedMethod),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn accepts_checkable_method_beside_an_unknown_one_and_only_empty_claim_is_unbound() {
+    for extra in [
+        r#""osc":"https://op.example.com/osc""#,
+        r#""x5t#S512":"c29tZSBTSEEtNTEyIHRodW1icHJpbnQ""#,
+    ] {
+        let text = format!(r#"{{"jkt":"{JKT}",{extra}}}"#);
+        let cnf = Confirmation::parse(text.as_bytes()).unwrap();
+        assert!(cnf.is_bound() && cnf.has_unchecked_methods(), "{text}");
+        assert!(!cnf.is_uncheckable() && !cnf.is_empty(), "{text}");
+        assert_eq!(
+            cnf.check_jkt(&JwkThumbprint::from_b64(JKT).unwrap()),
+            Ok(())
+        );
+        assert_eq!(
+            cnf.check_jkt(&JwkThumbprint::from_b64(OTHER_JKT).unwrap()),
+            Err(BindingError::Mismatch)
+        );
+    }
+    for empty in [Confirmation::new(), Confirmation::parse(b"{}").unwrap()] {
+        assert!(empty.is_empty() && !empty.is_uncheckable() && !empty.has_unchecked_methods());
+    }
 }
 
 #[test]

@@ -11,20 +11,49 @@
 //! unreachable backend), it answers with an error, never with `Ok`.
 //!
 //! `MemoryReplayStore` (feature `std`) is a bounded, sharded, in-process store that never
-//! evicts an unexpired entry: when full it rejects new proofs with [`ReplayError::Full`].
+//! evicts an unexpired entry: when full it rejects new proofs with [`ReplayError::Full`], and
+//! one client key holding its quota of live entries gets [`ReplayError::QuotaExceeded`], so it
+//! cannot fill the store for every other client.
 
 use core::fmt;
 
-/// A replay-detection key: the `jti` of a proof within a scope (RFC 9449 §11.1).
+/// A replay-detection key: the `jti` of a proof within a scope (RFC 9449 §11.1), and the
+/// client key it counts against.
 ///
 /// The scope keeps `jti` spaces apart: the normalized `htu` (as RFC 9449 §11.1 suggests),
-/// the client id, or the proof key's thumbprint.
+/// the client id, or the proof key's thumbprint. The owner names whose quota the entry uses;
+/// proof validation ([`CheckedProof::commit`](crate::CheckedProof::commit) and
+/// [`CheckedProof::commit_scoped`](crate::CheckedProof::commit_scoped)) sets it to the proof
+/// key's RFC 7638 thumbprint whatever the scope, so a replayed proof always names the same
+/// owner. A store may place entries by owner: keys built by hand must give one proof the same
+/// owner every time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplayKey<'a> {
     /// What the `jti` is unique within (normalized target URI, client id, JWK thumbprint…).
     pub scope: &'a [u8],
     /// The proof's `jti` claim (RFC 9449 §4.2).
     pub jti: &'a str,
+    /// Whose quota the entry counts against: the proof key's thumbprint (32 bytes) when
+    /// validation builds the key; `None` for no per-owner quota (only the store's capacity).
+    pub owner: Option<&'a [u8]>,
+}
+
+impl<'a> ReplayKey<'a> {
+    /// The key of `jti` within `scope` (RFC 9449 §11.1), without an owner.
+    pub const fn new(scope: &'a [u8], jti: &'a str) -> Self {
+        Self {
+            scope,
+            jti,
+            owner: None,
+        }
+    }
+
+    /// This key counted against `owner`'s quota (the proof key's RFC 7638 thumbprint).
+    #[must_use]
+    pub const fn with_owner(mut self, owner: &'a [u8]) -> Self {
+        self.owner = Some(owner);
+        self
+    }
 }
 
 /// Why a replay store did not accept a `jti` (RFC 9449 §11.1); every variant rejects the proof.
@@ -41,6 +70,10 @@ pub enum ReplayError {
     /// an entry could be forgotten at once, so the store refuses it rather than accept a
     /// `jti` it would not remember.
     AlreadyExpired,
+    /// The key's owner (the proof key, see [`ReplayKey::owner`]) already holds as many
+    /// unexpired entries as one owner may; the store rejects rather than let one client key
+    /// fill it for everyone. Other owners are still served.
+    QuotaExceeded,
 }
 
 impl fmt::Display for ReplayError {
@@ -50,6 +83,7 @@ impl fmt::Display for ReplayError {
             Self::Full => "replay store is full",
             Self::Unavailable => "replay store is unavailable",
             Self::AlreadyExpired => "replay entry would expire before now",
+            Self::QuotaExceeded => "this client key holds its quota of replay entries",
         })
     }
 }
@@ -165,30 +199,197 @@ mod memory {
     /// A store is split into more shards only while each keeps at least this many entries,
     /// so small stores hold exactly their capacity.
     const MIN_SHARD_CAPACITY: usize = 4096;
+    /// The owner tag of an entry without owner.
+    const NO_OWNER: u64 = 0;
 
-    /// One hash-table slot: the 128-bit keyed tag of (scope, jti) and the expiry. 24 bytes.
+    /// An open-addressing table entry: empty or not, and the hash that places it.
+    trait Entry: Copy {
+        const EMPTY: Self;
+        fn is_empty(&self) -> bool;
+        /// The 64-bit hash whose high bits choose the home slot.
+        fn hash(&self) -> u64;
+    }
+
+    /// Home slot of `hash` in a table of `n` slots: multiply-shift range reduction.
+    fn home(n: usize, hash: u64) -> usize {
+        ((u128::from(hash) * n as u128) >> 64) as usize
+    }
+
+    fn next(n: usize, i: usize) -> usize {
+        let j = i.saturating_add(1);
+        if j >= n { 0 } else { j }
+    }
+
+    /// Empties slot `i` of a linear-probing table and shifts later members of its cluster
+    /// back (Knuth 6.4 R), so lookups stop at the first empty slot and no tombstones
+    /// accumulate.
+    fn remove_shift<T: Entry>(slots: &mut [T], mut i: usize) {
+        let n = slots.len();
+        let mut j = i;
+        for _ in 0..n {
+            j = next(n, j);
+            let s = slots.get(j).copied().unwrap_or(T::EMPTY);
+            if s.is_empty() {
+                break;
+            }
+            let k = home(n, s.hash());
+            // `s` may stay at `j` only if its home lies cyclically in (i, j].
+            let stays = if i <= j {
+                i < k && k <= j
+            } else {
+                i < k || k <= j
+            };
+            if !stays {
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = s;
+                }
+                i = j;
+            }
+        }
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = T::EMPTY;
+        }
+    }
+
+    /// Allocates `n` empty slots, or `None` when the memory cannot be had.
+    fn table<T: Entry>(n: usize) -> Option<Box<[T]>> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(n).ok()?;
+        slots.resize(n, T::EMPTY);
+        Some(slots.into_boxed_slice())
+    }
+
+    /// One hash-table slot: the 128-bit keyed tag of (scope, jti), the expiry and the owner's
+    /// tag. 32 bytes.
     #[derive(Clone, Copy)]
     struct Slot {
         /// `tag[0]` has its low bit forced to 1, so 0 marks an empty slot.
         tag: [u64; 2],
         expires_at: u64,
+        /// The owner's keyed tag (low bit forced to 1), or [`NO_OWNER`].
+        owner: u64,
     }
 
-    const EMPTY: Slot = Slot {
-        tag: [0, 0],
-        expires_at: 0,
-    };
-
-    impl Slot {
+    impl Entry for Slot {
+        const EMPTY: Self = Slot {
+            tag: [0, 0],
+            expires_at: 0,
+            owner: NO_OWNER,
+        };
         fn is_empty(&self) -> bool {
             self.tag[0] == 0
         }
+        fn hash(&self) -> u64 {
+            self.tag[1]
+        }
     }
 
-    /// Linear-probing table with backward-shift deletion, so lookups stop at the first
-    /// empty slot and no tombstones accumulate.
+    /// How many occupied slots of a shard carry one owner. 12 bytes (the tag is kept as two
+    /// halves so the slot needs no 8-byte alignment).
+    #[derive(Clone, Copy)]
+    struct OwnerSlot {
+        /// The owner's keyed tag, low and high halves; [`NO_OWNER`] marks an empty slot.
+        owner: [u32; 2],
+        count: u32,
+    }
+
+    impl OwnerSlot {
+        fn new(owner: u64) -> Self {
+            Self {
+                owner: [owner as u32, (owner >> 32) as u32],
+                count: 1,
+            }
+        }
+
+        fn owner(&self) -> u64 {
+            u64::from(self.owner[0]) | (u64::from(self.owner[1]) << 32)
+        }
+    }
+
+    impl Entry for OwnerSlot {
+        const EMPTY: Self = OwnerSlot {
+            owner: [0, 0],
+            count: 0,
+        };
+        fn is_empty(&self) -> bool {
+            self.owner() == NO_OWNER
+        }
+        fn hash(&self) -> u64 {
+            self.owner()
+        }
+    }
+
+    /// Per-owner entry counts of one shard. An owner is listed while it has an occupied slot
+    /// (live, or expired and not yet swept) and removed when its count drops to zero, so the
+    /// table never holds more owners than the shard holds entries: sized like the slot table,
+    /// it cannot fill.
+    struct Owners {
+        slots: Box<[OwnerSlot]>,
+    }
+
+    impl Owners {
+        /// The slot of `owner`, or of the empty slot where it would go.
+        fn position(&self, owner: u64) -> Option<(usize, bool)> {
+            let n = self.slots.len();
+            let mut i = home(n, owner);
+            for _ in 0..n {
+                let s = self.slots.get(i)?;
+                if s.is_empty() {
+                    return Some((i, false));
+                }
+                if s.owner() == owner {
+                    return Some((i, true));
+                }
+                i = next(n, i);
+            }
+            None
+        }
+
+        fn count(&self, owner: u64) -> u64 {
+            match self.position(owner) {
+                Some((i, true)) => self.slots.get(i).map_or(0, |s| u64::from(s.count)),
+                _ => 0,
+            }
+        }
+
+        /// Counts one more entry of `owner`; `false` when the table has no room (it always
+        /// has: see the type's documentation).
+        fn increment(&mut self, owner: u64) -> bool {
+            let Some((i, found)) = self.position(owner) else {
+                return false;
+            };
+            let Some(slot) = self.slots.get_mut(i) else {
+                return false;
+            };
+            if found {
+                slot.count = slot.count.saturating_add(1);
+            } else {
+                *slot = OwnerSlot::new(owner);
+            }
+            true
+        }
+
+        /// Counts one entry of `owner` less, forgetting the owner at zero.
+        fn decrement(&mut self, owner: u64) {
+            if let Some((i, true)) = self.position(owner) {
+                let gone = match self.slots.get_mut(i) {
+                    Some(slot) => {
+                        slot.count = slot.count.saturating_sub(1);
+                        slot.count == 0
+                    }
+                    None => false,
+                };
+                if gone {
+                    remove_shift(&mut self.slots, i);
+                }
+            }
+        }
+    }
+
+    /// Linear-probing table with backward-shift deletion, and its owners' counts.
     struct Shard {
         slots: Box<[Slot]>,
+        owners: Owners,
         /// Occupied slots (live, or expired and not yet swept).
         len: usize,
         /// Most occupied slots allowed; `slots.len() > cap`, so a probe always ends.
@@ -203,17 +404,17 @@ mod memory {
         fn new(cap: usize) -> Self {
             // Load factor at most 3/4 keeps linear-probing misses short.
             let nslots = cap.saturating_add(cap / 3).saturating_add(1);
-            let mut slots = Vec::new();
-            let cap = if slots.try_reserve_exact(nslots).is_ok() {
-                slots.resize(nslots, EMPTY);
-                cap
-            } else {
+            match (table(nslots), table(nslots)) {
+                (Some(slots), Some(owners)) => Self::with_tables(slots, owners, cap),
                 // No memory: a store that holds nothing rejects everything (fail closed).
-                slots.push(EMPTY);
-                0
-            };
+                _ => Self::with_tables(Box::new([Slot::EMPTY]), Box::new([OwnerSlot::EMPTY]), 0),
+            }
+        }
+
+        fn with_tables(slots: Box<[Slot]>, owners: Box<[OwnerSlot]>, cap: usize) -> Self {
             Self {
-                slots: slots.into_boxed_slice(),
+                slots,
+                owners: Owners { slots: owners },
                 len: 0,
                 cap,
                 clock: 0,
@@ -222,49 +423,25 @@ mod memory {
         }
 
         fn home(&self, tag: &[u64; 2]) -> usize {
-            // Multiply-shift range reduction of the tag's high word onto the table.
-            let n = self.slots.len() as u128;
-            ((u128::from(tag[1]) * n) >> 64) as usize
+            home(self.slots.len(), tag[1])
         }
 
         fn next(&self, i: usize) -> usize {
-            let j = i.saturating_add(1);
-            if j >= self.slots.len() { 0 } else { j }
+            next(self.slots.len(), i)
         }
 
         fn slot(&self, i: usize) -> Slot {
-            self.slots.get(i).copied().unwrap_or(EMPTY)
+            self.slots.get(i).copied().unwrap_or(Slot::EMPTY)
         }
 
-        fn set(&mut self, i: usize, s: Slot) {
-            if let Some(slot) = self.slots.get_mut(i) {
-                *slot = s;
-            }
-        }
-
-        /// Empties slot `i` and shifts later members of its cluster back (Knuth 6.4 R).
-        fn remove_at(&mut self, mut i: usize) {
-            let mut j = i;
-            for _ in 0..self.slots.len() {
-                j = self.next(j);
-                let s = self.slot(j);
-                if s.is_empty() {
-                    break;
-                }
-                let k = self.home(&s.tag);
-                // `s` may stay at `j` only if its home lies cyclically in (i, j].
-                let stays = if i <= j {
-                    i < k && k <= j
-                } else {
-                    i < k || k <= j
-                };
-                if !stays {
-                    self.set(i, s);
-                    i = j;
-                }
-            }
-            self.set(i, EMPTY);
+        /// Empties slot `i` (backward shift) and uncounts its owner.
+        fn remove_at(&mut self, i: usize) {
+            let owner = self.slot(i).owner;
+            remove_shift(&mut self.slots, i);
             self.len = self.len.saturating_sub(1);
+            if owner != NO_OWNER {
+                self.owners.decrement(owner);
+            }
         }
 
         /// Removes every entry expired at `now` and recomputes `min_expiry`.
@@ -286,9 +463,24 @@ mod memory {
             self.min_expiry = min;
         }
 
+        /// Whether `owner` may add an entry under `quota`: counts are exact for unexpired
+        /// entries once expired ones are swept, which happens here only when one may have
+        /// expired (at most once per advance of the clock past the earliest expiry).
+        fn within_quota(&mut self, owner: u64, quota: u64, now: u64) -> bool {
+            if owner == NO_OWNER || self.owners.count(owner) < quota {
+                return true;
+            }
+            if now > self.min_expiry {
+                self.sweep(now);
+            }
+            self.owners.count(owner) < quota
+        }
+
         fn check_and_insert(
             &mut self,
             tag: [u64; 2],
+            owner: u64,
+            quota: u64,
             expires_at: u64,
             now: u64,
         ) -> Result<(), ReplayError> {
@@ -319,6 +511,10 @@ mod memory {
                     return Err(ReplayError::Unavailable);
                 }
             }
+            let before = self.len;
+            if !self.within_quota(owner, quota, now) {
+                return Err(ReplayError::QuotaExceeded);
+            }
             if self.len >= self.cap {
                 if now <= self.min_expiry {
                     return Err(ReplayError::Full);
@@ -327,7 +523,9 @@ mod memory {
                 if self.len >= self.cap {
                     return Err(ReplayError::Full);
                 }
-                // The sweep moved entries: find the first empty slot again.
+            }
+            if self.len != before {
+                // A sweep moved entries: find the first empty slot again.
                 i = self.home(&tag);
                 for _ in 0..self.slots.len() {
                     if self.slot(i).is_empty() {
@@ -339,7 +537,20 @@ mod memory {
                     return Err(ReplayError::Unavailable);
                 }
             }
-            self.set(i, Slot { tag, expires_at });
+            if owner != NO_OWNER && !self.owners.increment(owner) {
+                return Err(ReplayError::Unavailable);
+            }
+            let Some(slot) = self.slots.get_mut(i) else {
+                if owner != NO_OWNER {
+                    self.owners.decrement(owner);
+                }
+                return Err(ReplayError::Unavailable);
+            };
+            *slot = Slot {
+                tag,
+                expires_at,
+                owner,
+            };
             self.len = self.len.saturating_add(1);
             self.min_expiry = self.min_expiry.min(expires_at);
             Ok(())
@@ -347,31 +558,54 @@ mod memory {
     }
 
     /// Bounded in-memory [`ReplayStore`] (RFC 9449 §11.1) for one process: sharded, fails
-    /// closed when full, never evicts an unexpired entry.
+    /// closed when full, never evicts an unexpired entry, and keeps one client key from
+    /// filling it.
     ///
     /// - **Memory** is allocated once, in [`MemoryReplayStore::new`], and never grows: each
-    ///   entry is a 24-byte slot (a 128-bit tag and the expiry) at a load factor of at most
-    ///   3/4, so about 32 bytes per entry of capacity ([`MemoryReplayStore::memory_bytes`]).
+    ///   entry is a 32-byte slot (a 128-bit tag, the expiry and the owner's tag) and each
+    ///   shard has an owner table of 12-byte slots as long as its slot table, both at a load
+    ///   factor of at most 3/4, so about 59 bytes per entry of capacity
+    ///   ([`MemoryReplayStore::memory_bytes`]).
     /// - **Keys** are not stored: the tag is SipHash-2-4-128 under a random per-store key of
     ///   `len(scope) ‖ scope ‖ jti`. Two different keys with the same tag would make the
     ///   second look like a replay — a false *rejection*, never a false acceptance, since an
     ///   `Ok` is only given when no live entry has the tag. With 128-bit tags that chance
     ///   is about `n² / 2¹²⁹` (negligible), and the secret key stops clients from aiming
     ///   collisions at each other's proofs or at one hash bucket.
-    /// - **Concurrency**: entries are spread over up to 16 `Mutex`-guarded shards by tag;
+    /// - **Per-key quota**: an entry whose [`ReplayKey::owner`] is set (proof validation sets
+    ///   the proof key's thumbprint) counts against that owner; an owner holding
+    ///   [`MemoryReplayStore::owner_quota`] unexpired entries (default
+    ///   [`MemoryReplayStore::DEFAULT_OWNER_QUOTA`], 1,000) is refused with
+    ///   [`ReplayError::QuotaExceeded`] until some expire, while other owners are served.
+    ///   Counts are kept per owner with the entries (the owner's 64-bit keyed tag is in each
+    ///   slot, and removing an expired slot uncounts it), so they cover unexpired entries
+    ///   only and the count table is bounded by the store's capacity. Two owners with the
+    ///   same 64-bit tag would share a quota (a false rejection, never an acceptance).
+    ///   Entries without owner count against no quota.
+    /// - **Concurrency**: entries are spread over up to 16 `Mutex`-guarded shards, by owner
+    ///   when there is one (so an owner's count lives in one shard) and by tag otherwise;
     ///   check and insert happen under one lock, so they are atomic.
     /// - **Expiry**: an entry lives while `now <= expires_at`. Expired entries are removed
-    ///   lazily, when a lookup passes them or when a full shard is swept (at most once per
-    ///   shard per advance of the clock past its earliest expiry). Each shard keeps the
-    ///   latest `now` it saw, so a caller with a lagging clock cannot revive a slot.
+    ///   lazily, when a lookup passes them or when a full shard (or an owner at its quota)
+    ///   is swept (at most once per shard per advance of the clock past its earliest
+    ///   expiry). Each shard keeps the latest `now` it saw, so a caller with a lagging clock
+    ///   cannot revive a slot.
     /// - **Full**: capacity is split evenly over the shards; a full shard answers
-    ///   [`ReplayError::Full`] even if another has room (the keyed hash spreads load evenly,
-    ///   so this happens within a few percent of [`MemoryReplayStore::capacity`]).
+    ///   [`ReplayError::Full`] even if another has room. The keyed hash spreads owners (and
+    ///   entries without owner) evenly, and no owner holds more than its quota, so with many
+    ///   clients this happens within a few percent of [`MemoryReplayStore::capacity`].
     ///   Stores below 8192 entries use one shard and hold exactly their capacity.
     /// - A poisoned shard lock answers [`ReplayError::Unavailable`].
+    ///
+    /// The quota stops one client key (a runaway or compromised client) from exhausting the
+    /// store; it does not stop someone who can use many keys. At a resource server that takes
+    /// a valid access token bound to each key (the `jti` is committed after the `cnf.jkt`
+    /// check); at a token or PAR endpoint, where any key may be new, rate limiting stays
+    /// necessary.
     pub struct MemoryReplayStore {
         shards: Box<[Mutex<Shard>]>,
         key: [u64; 2],
+        quota: usize,
     }
 
     impl fmt::Debug for MemoryReplayStore {
@@ -379,12 +613,17 @@ mod memory {
             f.debug_struct("MemoryReplayStore")
                 .field("shards", &self.shards.len())
                 .field("capacity", &self.capacity())
+                .field("owner_quota", &self.quota)
                 .finish_non_exhaustive()
         }
     }
 
     impl MemoryReplayStore {
-        /// A store for at least `capacity` live entries, with a random hashing key.
+        /// Unexpired entries one owner (proof key) may hold unless configured otherwise.
+        pub const DEFAULT_OWNER_QUOTA: usize = 1000;
+
+        /// A store for at least `capacity` live entries, with a random hashing key and the
+        /// default per-owner quota.
         ///
         /// All memory is reserved here. If it cannot be, the store holds nothing and answers
         /// [`ReplayError::Full`] to every insert (check [`MemoryReplayStore::capacity`]).
@@ -407,7 +646,22 @@ mod memory {
             Self {
                 shards,
                 key: [le_u64(k0), le_u64(k1)],
+                quota: Self::DEFAULT_OWNER_QUOTA,
             }
+        }
+
+        /// This store with at most `quota` unexpired entries per owner (the proof key; see
+        /// [`ReplayKey::owner`]); `usize::MAX` for no per-owner limit. A quota above a
+        /// shard's capacity (the capacity divided by up to 16 shards) is never reached.
+        #[must_use]
+        pub fn with_owner_quota(mut self, quota: usize) -> Self {
+            self.quota = quota;
+            self
+        }
+
+        /// Most unexpired entries one owner may hold ([`MemoryReplayStore::with_owner_quota`]).
+        pub fn owner_quota(&self) -> usize {
+            self.quota
         }
 
         /// Entries held, live or expired but not yet swept (RFC 9449 §11.1).
@@ -434,15 +688,18 @@ mod memory {
                 .sum()
         }
 
-        /// Bytes this store occupies, all allocated up front: the struct, the shard locks
-        /// and the slot arrays.
+        /// Bytes this store occupies, all allocated up front: the struct, the shard locks,
+        /// the slot arrays and the owner tables.
         pub fn memory_bytes(&self) -> usize {
-            let slots: usize = self
-                .shards
-                .iter()
-                .filter_map(|s| s.lock().ok())
-                .map(|s| s.slots.len())
-                .sum();
+            let (slots, owners) = self.shards.iter().filter_map(|s| s.lock().ok()).fold(
+                (0usize, 0usize),
+                |(a, b), s| {
+                    (
+                        a.saturating_add(s.slots.len()),
+                        b.saturating_add(s.owners.slots.len()),
+                    )
+                },
+            );
             core::mem::size_of::<Self>()
                 .saturating_add(
                     self.shards
@@ -450,6 +707,7 @@ mod memory {
                         .saturating_mul(core::mem::size_of::<Mutex<Shard>>()),
                 )
                 .saturating_add(slots.saturating_mul(core::mem::size_of::<Slot>()))
+                .saturating_add(owners.saturating_mul(core::mem::size_of::<OwnerSlot>()))
         }
 
         fn tag(&self, key: &ReplayKey<'_>) -> [u64; 2] {
@@ -459,6 +717,19 @@ mod memory {
             h.write(key.jti.as_bytes());
             let [lo, hi] = h.finish();
             [lo | 1, hi]
+        }
+
+        /// The owner's keyed 64-bit tag (low bit forced to 1), or [`NO_OWNER`].
+        fn owner_tag(&self, key: &ReplayKey<'_>) -> u64 {
+            let Some(owner) = key.owner else {
+                return NO_OWNER;
+            };
+            let mut h = sip::SipHasher128::new(self.key[0], self.key[1]);
+            // No scope is 2^64 - 1 bytes long: this prefix keeps owner and entry inputs apart.
+            h.write(&u64::MAX.to_le_bytes());
+            h.write(owner);
+            let [lo, _] = h.finish();
+            lo | 1
         }
     }
 
@@ -470,12 +741,15 @@ mod memory {
             now: u64,
         ) -> Result<(), ReplayError> {
             let tag = self.tag(&key);
-            // Shard by low bits of the first word (bit 0 is forced); the slot index uses the
-            // second word, so the two are independent.
-            let index = ((tag[0] >> 1) as usize) & (self.shards.len().saturating_sub(1));
+            let owner = self.owner_tag(&key);
+            // Shard by the owner when there is one (its count lives in one shard), else by
+            // the tag; low bits above bit 0 (forced), while slots are placed by high bits.
+            let spread = if owner == NO_OWNER { tag[0] } else { owner };
+            let index = ((spread >> 1) as usize) & (self.shards.len().saturating_sub(1));
             let shard = self.shards.get(index).ok_or(ReplayError::Unavailable)?;
             let mut shard = shard.lock().map_err(|_| ReplayError::Unavailable)?;
-            shard.check_and_insert(tag, expires_at, now)
+            let quota = u64::try_from(self.quota).unwrap_or(u64::MAX);
+            shard.check_and_insert(tag, owner, quota, expires_at, now)
         }
     }
 
@@ -668,19 +942,49 @@ mod memory {
                 let tag = [(i << 1) | 1, hi];
                 tags.push(tag);
                 shard
-                    .check_and_insert(tag, if i % 3 == 0 { 10 } else { 100 }, 1)
+                    .check_and_insert(
+                        tag,
+                        NO_OWNER,
+                        u64::MAX,
+                        if i % 3 == 0 { 10 } else { 100 },
+                        1,
+                    )
                     .unwrap();
             }
             shard.sweep(50);
             assert_eq!(shard.len, 64 - 22);
             for (i, tag) in tags.iter().enumerate() {
-                let r = shard.check_and_insert(*tag, 100, 50);
+                let r = shard.check_and_insert(*tag, NO_OWNER, u64::MAX, 100, 50);
                 if i % 3 == 0 {
                     assert_eq!(r, Ok(()));
                 } else {
                     assert_eq!(r, Err(ReplayError::Replayed));
                 }
             }
+        }
+
+        #[test]
+        fn owner_counts_follow_inserts_expiry_and_backward_shifts() {
+            let mut shard = Shard::new(64);
+            // Owners whose homes collide (same high bits) and wrap around the table's end.
+            let owners = [u64::MAX, u64::MAX - 2, 3, 5];
+            for i in 0..48u64 {
+                let owner = owners[(i % 4) as usize];
+                let expires = if i % 2 == 0 { 10 } else { 100 };
+                let tag = [(i << 1) | 1, i.wrapping_mul(0x9e37_79b9_7f4a_7c15)];
+                shard.check_and_insert(tag, owner, 12, expires, 1).unwrap();
+            }
+            for owner in owners {
+                assert_eq!(shard.owners.count(owner), 12);
+            }
+            // Owners 0 and 2 (even i) had every entry expire at 10; a sweep forgets them.
+            shard.sweep(50);
+            assert_eq!(shard.owners.count(owners[0]), 0);
+            assert_eq!(shard.owners.count(owners[2]), 0);
+            assert_eq!(shard.owners.count(owners[1]), 12);
+            assert_eq!(shard.owners.count(owners[3]), 12);
+            let listed = shard.owners.slots.iter().filter(|s| !s.is_empty()).count();
+            assert_eq!(listed, 2, "owners without entries leave the table");
         }
     }
 }

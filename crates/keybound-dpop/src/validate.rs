@@ -96,6 +96,7 @@ impl CheckedProof {
         let key = ReplayKey {
             scope,
             jti: &self.verified.jti,
+            owner: Some(self.verified.jkt.as_bytes()),
         };
         let answer = store.check_and_insert(key, self.expires_at, self.now);
         self.finish(answer)
@@ -128,6 +129,7 @@ impl CheckedProof {
         let key = ReplayKey {
             scope,
             jti: &self.verified.jti,
+            owner: Some(self.verified.jkt.as_bytes()),
         };
         let answer = store
             .check_and_insert_async(key, self.expires_at, self.now)

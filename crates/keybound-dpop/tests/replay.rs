@@ -8,6 +8,9 @@
 )]
 #![cfg(feature = "std")]
 
+#[cfg(feature = "p256")]
+mod common;
+
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -16,7 +19,7 @@ use keybound_dpop::replay::{MemoryReplayStore, ReplayError, ReplayKey, ReplaySto
 const SCOPE: &[u8] = b"https://server.example.com/token";
 
 fn key(jti: &str) -> ReplayKey<'_> {
-    ReplayKey { scope: SCOPE, jti }
+    ReplayKey::new(SCOPE, jti)
 }
 
 fn store(cap: usize) -> MemoryReplayStore {
@@ -44,14 +47,8 @@ fn first_use_is_accepted_and_duplicate_is_rejected() {
 #[test]
 fn same_jti_in_another_scope_is_accepted() {
     let s = store(16);
-    let a = ReplayKey {
-        scope: b"https://a.example/",
-        jti: "j",
-    };
-    let b = ReplayKey {
-        scope: b"https://b.example/",
-        jti: "j",
-    };
+    let a = ReplayKey::new(b"https://a.example/", "j");
+    let b = ReplayKey::new(b"https://b.example/", "j");
     assert_eq!(s.check_and_insert(a, 400, 100), Ok(()));
     assert_eq!(s.check_and_insert(b, 400, 100), Ok(()));
     assert_eq!(s.check_and_insert(b, 400, 100), Err(ReplayError::Replayed));
@@ -61,36 +58,15 @@ fn same_jti_in_another_scope_is_accepted() {
 fn scope_and_jti_boundary_is_unambiguous() {
     let s = store(16);
     assert_eq!(
-        s.check_and_insert(
-            ReplayKey {
-                scope: b"ab",
-                jti: "c"
-            },
-            400,
-            100
-        ),
+        s.check_and_insert(ReplayKey::new(b"ab", "c"), 400, 100),
         Ok(())
     );
     assert_eq!(
-        s.check_and_insert(
-            ReplayKey {
-                scope: b"a",
-                jti: "bc"
-            },
-            400,
-            100
-        ),
+        s.check_and_insert(ReplayKey::new(b"a", "bc"), 400, 100),
         Ok(())
     );
     assert_eq!(
-        s.check_and_insert(
-            ReplayKey {
-                scope: b"",
-                jti: "abc"
-            },
-            400,
-            100
-        ),
+        s.check_and_insert(ReplayKey::new(b"", "abc"), 400, 100),
         Ok(())
     );
 }
@@ -375,4 +351,185 @@ fn errors_display_and_are_std_errors() {
     ] {
         assert!(!e.to_string().is_empty());
     }
+}
+
+// ---- per-owner quota ----
+
+const OWNER_A: &[u8] = &[0xa; 32];
+const OWNER_B: &[u8] = &[0xb; 32];
+
+fn owned<'a>(owner: &'a [u8], jti: &'a str) -> ReplayKey<'a> {
+    ReplayKey::new(SCOPE, jti).with_owner(owner)
+}
+
+#[test]
+fn rejects_flooding_key_at_its_quota_and_still_accepts_another_key() {
+    // Default quota (1,000 unexpired entries per owner) in a store with room for far more.
+    let s = store(20_000);
+    assert_eq!(s.owner_quota(), MemoryReplayStore::DEFAULT_OWNER_QUOTA);
+    assert_eq!(s.owner_quota(), 1000);
+    for i in 0..1000 {
+        let jti = format!("flood-{i}");
+        assert_eq!(s.check_and_insert(owned(OWNER_A, &jti), 400, 100), Ok(()));
+    }
+    for i in 1000..1100 {
+        let jti = format!("flood-{i}");
+        assert_eq!(
+            s.check_and_insert(owned(OWNER_A, &jti), 400, 100),
+            Err(ReplayError::QuotaExceeded),
+            "{jti}"
+        );
+    }
+    // A replay of an accepted proof is still a replay, not a quota refusal.
+    assert_eq!(
+        s.check_and_insert(owned(OWNER_A, "flood-7"), 400, 100),
+        Err(ReplayError::Replayed)
+    );
+    // Every other key is served, and so are keys without owner.
+    for i in 0..1000 {
+        let jti = format!("other-{i}");
+        assert_eq!(s.check_and_insert(owned(OWNER_B, &jti), 400, 100), Ok(()));
+    }
+    assert_eq!(s.check_and_insert(key("no-owner"), 400, 100), Ok(()));
+    assert_eq!(s.len(), 2001);
+}
+
+#[test]
+fn quota_counts_only_unexpired_entries() {
+    let s = store(64).with_owner_quota(3);
+    for (jti, expires) in [("a", 150), ("b", 400), ("c", 400)] {
+        assert_eq!(
+            s.check_and_insert(owned(OWNER_A, jti), expires, 100),
+            Ok(())
+        );
+    }
+    assert_eq!(
+        s.check_and_insert(owned(OWNER_A, "d"), 400, 100),
+        Err(ReplayError::QuotaExceeded)
+    );
+    assert_eq!(
+        s.check_and_insert(owned(OWNER_A, "d"), 400, 150),
+        Err(ReplayError::QuotaExceeded),
+        "\"a\" lives through its expiry second"
+    );
+    // "a" expired: the owner is under its quota again, for exactly one entry.
+    assert_eq!(s.check_and_insert(owned(OWNER_A, "d"), 400, 151), Ok(()));
+    assert_eq!(
+        s.check_and_insert(owned(OWNER_A, "e"), 400, 151),
+        Err(ReplayError::QuotaExceeded)
+    );
+    // Everything expired: a full quota again.
+    for jti in ["f", "g", "h"] {
+        assert_eq!(s.check_and_insert(owned(OWNER_A, jti), 900, 401), Ok(()));
+    }
+    assert_eq!(s.len(), 3, "expired entries were swept");
+}
+
+#[test]
+fn quota_is_configurable_and_capacity_still_applies() {
+    let s = store(8).with_owner_quota(usize::MAX);
+    for i in 0..8 {
+        let jti = format!("j{i}");
+        assert_eq!(s.check_and_insert(owned(OWNER_A, &jti), 400, 100), Ok(()));
+    }
+    assert_eq!(
+        s.check_and_insert(owned(OWNER_B, "x"), 400, 100),
+        Err(ReplayError::Full)
+    );
+    let none = store(8).with_owner_quota(0);
+    assert_eq!(
+        none.check_and_insert(owned(OWNER_A, "x"), 400, 100),
+        Err(ReplayError::QuotaExceeded)
+    );
+    assert_eq!(none.check_and_insert(key("x"), 400, 100), Ok(()));
+}
+
+#[test]
+fn quota_memory_is_bounded_by_capacity() {
+    // Every entry from a new owner: the owner table never grows past the store's own size.
+    let s = store(4096);
+    let before = s.memory_bytes();
+    let mut accepted = 0usize;
+    for i in 0..10_000u32 {
+        let owner = i.to_le_bytes();
+        let jti = format!("j{i}");
+        match s.check_and_insert(owned(&owner, &jti), 400, 100) {
+            Ok(()) => accepted += 1,
+            Err(e) => assert_eq!(e, ReplayError::Full),
+        }
+    }
+    assert_eq!(accepted, 4096);
+    assert_eq!(s.memory_bytes(), before);
+    assert!(before <= 4096 * 64, "{before} bytes for 4096 entries");
+}
+
+#[test]
+fn concurrent_floods_of_one_owner_stop_at_its_quota() {
+    let s = Arc::new(store(100_000).with_owner_quota(500));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (s, accepted) = (Arc::clone(&s), Arc::clone(&accepted));
+            std::thread::spawn(move || {
+                for i in 0..400 {
+                    let jti = format!("t{t}-{i}");
+                    match s.check_and_insert(owned(OWNER_A, &jti), 400, 100) {
+                        Ok(()) => {
+                            accepted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => assert_eq!(e, ReplayError::QuotaExceeded),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(accepted.load(Ordering::Relaxed), 500);
+}
+
+/// Through proof validation: the quota follows the proof key even when the caller commits
+/// with its own scope (here the target URI), and `commit` counts against the same owner.
+#[cfg(feature = "p256")]
+#[test]
+fn proof_key_quota_holds_across_commit_scopes() {
+    use keybound_dpop::{
+        Algorithm, DpopError, Policy, ProofParams, Request, RustCryptoVerifier, SigningKey,
+        check_proof,
+    };
+    const NOW: u64 = 1_700_000_000;
+    const HTU: &str = "https://server.example.com/token";
+    let mut rng = common::TestRng::new(11);
+    let flooder = SigningKey::generate(Algorithm::Es256, &mut rng).unwrap();
+    let other = SigningKey::generate(Algorithm::Es256, &mut rng).unwrap();
+    let s = store(1024).with_owner_quota(3);
+    let mut proof = |k: &SigningKey| {
+        let p = k
+            .sign_proof(&ProofParams::new("POST", HTU, NOW), &mut rng)
+            .unwrap();
+        check_proof(
+            &p,
+            &Request::new("POST", HTU),
+            &Policy::new(),
+            &RustCryptoVerifier,
+            NOW,
+        )
+        .unwrap()
+    };
+    proof(&flooder).commit_scoped(&s, HTU.as_bytes()).unwrap();
+    proof(&flooder)
+        .commit_scoped(&s, b"https://server.example.com/par")
+        .unwrap();
+    proof(&flooder).commit(&s).unwrap();
+    assert_eq!(
+        proof(&flooder).commit_scoped(&s, HTU.as_bytes()),
+        Err(DpopError::ReplayStore(ReplayError::QuotaExceeded))
+    );
+    assert_eq!(
+        proof(&flooder).commit(&s),
+        Err(DpopError::ReplayStore(ReplayError::QuotaExceeded))
+    );
+    let ok = proof(&other).commit_scoped(&s, HTU.as_bytes()).unwrap();
+    assert_eq!(ok.jkt, other.thumbprint());
 }

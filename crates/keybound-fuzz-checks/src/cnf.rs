@@ -1,12 +1,14 @@
 //! Fuzz checks for the cnf layer.
 
-use keybound_cnf::{CertThumbprint, Confirmation, JwkThumbprint, UnknownMembers};
+use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint, UnknownMembers};
 
 /// Checks registered for fuzz targets of this layer.
 pub const CHECKS: &[(&str, crate::Check)] = &[("cnf_parse", cnf_parse)];
 
 /// No panic; a parsed claim survives `write_json` → `parse`; the strict policy accepts a
-/// subset of what the lenient one does; thumbprint text that decodes is canonical.
+/// subset of what the lenient one does; thumbprint text that decodes is canonical; a claim
+/// is exactly one of checkable, empty (unbound) or uncheckable, and an uncheckable one never
+/// passes a binding check.
 ///
 /// # Panics
 ///
@@ -31,6 +33,16 @@ pub fn cnf_parse(data: &[u8]) {
         );
     }
     let Ok(cnf) = lenient else { return };
+    let states = [cnf.is_bound(), cnf.is_empty(), cnf.is_uncheckable()];
+    assert_eq!(states.iter().filter(|s| **s).count(), 1, "{states:?}");
+    if cnf.is_uncheckable() {
+        let any = JwkThumbprint::from_bytes([0; 32]);
+        assert_eq!(cnf.check_jkt(&any), Err(BindingError::UnsupportedMethod));
+        assert_eq!(
+            cnf.check_x5t_s256(None),
+            Err(BindingError::UnsupportedMethod)
+        );
+    }
     let text = cnf.to_json_string();
     let again = Confirmation::parse_with(text.as_bytes(), UnknownMembers::Reject)
         .unwrap_or_else(|e| panic!("written cnf does not parse ({e}): {text}"));

@@ -208,7 +208,8 @@ pub fn mtls_headers(data: &[u8]) {
 }
 
 /// RFC 4514 strings, CIDR prefixes and registered SAN IPs: no panic; a parsed DN matches
-/// itself; a parsed prefix contains its own address and survives Display → parse.
+/// itself; a parsed prefix contains its own address, survives Display → parse, never covers
+/// the IPv4-mapped block, and never lets an IPv6 prefix match an IPv4(-mapped) peer.
 ///
 /// # Panics
 ///
@@ -226,5 +227,17 @@ pub fn mtls_dn(data: &[u8]) {
     if let Ok(p) = IpPrefix::parse(s) {
         assert!(p.contains(p.addr()));
         assert_eq!(IpPrefix::parse(&p.to_string()), Ok(p));
+        assert!(
+            !p.covers_ipv4_mapped(),
+            "parse accepted a prefix covering ::ffff:0:0/96"
+        );
+    }
+    if let Ok(p) = IpPrefix::parse_covering_ipv4_mapped(s) {
+        assert!(p.contains(p.addr()));
+        let v4 = core::net::Ipv4Addr::new(10, 1, 2, 3);
+        if p.addr().is_ipv6() {
+            assert!(!p.contains(core::net::IpAddr::V4(v4)));
+            assert!(!p.contains(core::net::IpAddr::V6(v4.to_ipv6_mapped())));
+        }
     }
 }

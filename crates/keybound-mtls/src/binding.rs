@@ -36,8 +36,9 @@ impl CertDer<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertBindingError {
     /// The `cnf` check failed: [`BindingError::NoCertificate`] (none presented),
-    /// [`BindingError::Mismatch`], [`BindingError::NotBound`] (token not sender-constrained)
-    /// or [`BindingError::WrongKind`] (bound by DPoP `jkt`, not a certificate).
+    /// [`BindingError::Mismatch`], [`BindingError::NotBound`] (token not sender-constrained),
+    /// [`BindingError::UnsupportedMethod`] (bound only by a `cnf` method that cannot be
+    /// checked) or [`BindingError::WrongKind`] (bound by DPoP `jkt`, not a certificate).
     Binding(BindingError),
     /// The presented certificate bytes are not one well-formed certificate.
     MalformedCertificate(CertError),

@@ -196,7 +196,9 @@ enum Registered {
 ///
 /// Comparison rules (documented choices): subject DN as parsed RDNs (see [`crate::dn`]);
 /// dNSName ASCII case-insensitive and exact otherwise (no wildcard expansion: the SAN must be
-/// the registered string); URI exact; iPAddress by value, an IPv4-mapped IPv6 address equal
+/// the registered string); URI with its scheme and host ASCII case-insensitive and every
+/// other part exact (RFC 3986 §6.2.2.1; no percent-decoding, no dot-segment or default-port
+/// normalization, see [`san_uri_eq`]); iPAddress by value, an IPv4-mapped IPv6 address equal
 /// to its IPv4 address; rfc822Name with an exact local part and a case-insensitive domain
 /// (RFC 5280 §7.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,7 +315,7 @@ impl TlsClientAuth {
                 _ => None,
             }),
             Registered::SanUri(want) => count_hits(sans, |e| match e {
-                SanEntry::Uri(u) => Some(u == want),
+                SanEntry::Uri(u) => Some(san_uri_eq(u, want)),
                 _ => None,
             }),
             Registered::SanIp(want) => count_hits(sans, |e| match e {
@@ -349,6 +351,79 @@ fn count_hits(sans: &[SanEntry], f: impl Fn(&SanEntry) -> Option<bool>) -> (usiz
     sans.iter()
         .filter_map(f)
         .fold((0, false), |(n, hit), h| (n + 1, hit || h))
+}
+
+/// Whether two URIs name the same `tls_client_auth_san_uri` identifier: the scheme and the
+/// host compare ASCII case-insensitively (RFC 3986 §6.2.2.1: both are case-insensitive),
+/// everything else — user information, port, path, query, fragment, percent-encoded
+/// octets — byte for byte. A value without a valid scheme (RFC 3986 §3.1) compares exactly.
+///
+/// `spiffe://Example.COM/ns/a` equals `SPIFFE://example.com/ns/a`; `…/NS/a` does not, nor
+/// does `…:443/ns/a`, nor `%2F` for `/`.
+pub fn san_uri_eq(a: &str, b: &str) -> bool {
+    match (UriParts::split(a), UriParts::split(b)) {
+        (Some(x), Some(y)) => {
+            x.scheme.eq_ignore_ascii_case(y.scheme)
+                && x.authority == y.authority
+                && x.userinfo == y.userinfo
+                && x.host.eq_ignore_ascii_case(y.host)
+                && x.rest == y.rest
+        }
+        _ => a == b,
+    }
+}
+
+/// A URI cut where RFC 3986 §6.2.2.1 case rules change: `scheme ":" [ "//" userinfo "@" ]
+/// host rest`. Without an authority, `host` is empty and `rest` is everything after `:`.
+struct UriParts<'a> {
+    scheme: &'a str,
+    /// Whether `//` (an authority) follows the scheme.
+    authority: bool,
+    /// `userinfo@` when present (compared exactly).
+    userinfo: &'a str,
+    host: &'a str,
+    /// `:port`, path, query and fragment.
+    rest: &'a str,
+}
+
+impl<'a> UriParts<'a> {
+    fn split(uri: &'a str) -> Option<Self> {
+        let (scheme, after) = uri.split_once(':')?;
+        // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        let mut chars = scheme.bytes();
+        if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        {
+            return None;
+        }
+        let Some(hier) = after.strip_prefix("//") else {
+            return Some(Self {
+                scheme,
+                authority: false,
+                userinfo: "",
+                host: "",
+                rest: after,
+            });
+        };
+        // RFC 3986 §3.2: the authority ends at the first "/", "?" or "#".
+        let auth_end = hier.find(['/', '?', '#']).unwrap_or(hier.len());
+        let authority = hier.get(..auth_end)?;
+        let host_start = authority.rfind('@').map_or(0, |i| i + 1);
+        let host_port = authority.get(host_start..)?;
+        // An IP literal ends at "]"; otherwise the host ends at the port's ":".
+        let host_len = if host_port.starts_with('[') {
+            host_port.find(']').map_or(host_port.len(), |i| i + 1)
+        } else {
+            host_port.find(':').unwrap_or(host_port.len())
+        };
+        Some(Self {
+            scheme,
+            authority: true,
+            userinfo: authority.get(..host_start)?,
+            host: host_port.get(..host_len)?,
+            rest: hier.get(host_start + host_len..)?,
+        })
+    }
 }
 
 /// Local part exact, domain ASCII case-insensitive (RFC 5280 §7.5).

@@ -10,6 +10,18 @@
 //!
 //! The trusted proxy must strip or overwrite the header on every request it forwards, or a
 //! client could supply its own; see `docs/proxy-wiring.md`.
+//!
+//! # IPv4 peers on IPv6 sockets
+//!
+//! A dual-stack listener sees an IPv4 client as the IPv4-mapped IPv6 address
+//! `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2). [`IpPrefix`] matches by address family after
+//! un-mapping: an IPv4 peer, native or mapped, matches **only IPv4 prefixes**; every other
+//! IPv6 peer matches only IPv6 prefixes. So `::/0` never trusts an IPv4 client. A prefix
+//! written inside the mapped block (`::ffff:10.0.0.0/104`) is the IPv4 prefix it maps
+//! (`10.0.0.0/8`). An IPv6 prefix shorter than /96 that contains the whole mapped block
+//! (`::/0` … `::/80`) is refused ([`PrefixError::CoversIpv4Mapped`]) unless built with
+//! [`IpPrefix::parse_covering_ipv4_mapped`] / [`IpPrefix::new_covering_ipv4_mapped`]: it
+//! still matches IPv6 peers only, and the explicit call records that the caller knows it.
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -39,6 +51,11 @@ pub enum PrefixError {
     },
     /// Bits are set past the prefix length (`10.1.2.3/8`): write the network address.
     HostBits,
+    /// An IPv6 prefix shorter than /96 that contains the whole IPv4-mapped block
+    /// `::ffff:0:0/96` (such as `::/0`): it matches IPv6 peers only, never IPv4 clients on a
+    /// dual-stack socket; list IPv4 prefixes separately, and confirm the IPv6 one with
+    /// [`IpPrefix::parse_covering_ipv4_mapped`].
+    CoversIpv4Mapped,
 }
 
 impl fmt::Display for PrefixError {
@@ -47,6 +64,10 @@ impl fmt::Display for PrefixError {
             Self::Address => f.write_str("not an IPv4 or IPv6 address"),
             Self::Length { max } => write!(f, "prefix length must be 0..={max}"),
             Self::HostBits => f.write_str("address has bits set past the prefix length"),
+            Self::CoversIpv4Mapped => f.write_str(
+                "IPv6 prefix covers the IPv4-mapped range ::ffff:0:0/96 but matches IPv6 peers only; \
+                 list IPv4 prefixes separately and confirm the IPv6 one explicitly",
+            ),
         }
     }
 }
@@ -74,9 +95,58 @@ fn mask(len: u8, width: u8) -> u128 {
     full & !(1u128.checked_shl(host_bits).unwrap_or(0).wrapping_sub(1))
 }
 
+/// `::ffff:0:0`, the start of the IPv4-mapped block (RFC 4291 §2.5.5.2).
+const MAPPED_BASE: u128 = 0xffff_0000_0000;
+/// Length of the IPv4-mapped block's prefix.
+const MAPPED_LEN: u8 = 96;
+
+/// Where an IPv6 network lies relative to the IPv4-mapped block.
+enum Mapped {
+    /// Disjoint from it.
+    Outside,
+    /// Inside it (or equal to it): the IPv4 prefix it maps.
+    Inside(Ipv4Addr, u8),
+    /// Strictly containing it.
+    Covers,
+}
+
+const fn classify_v6(value: u128, len: u8) -> Mapped {
+    if len >= MAPPED_LEN {
+        if value >> 32 == MAPPED_BASE >> 32 {
+            // The low 32 bits are the IPv4 network; `value` has no host bits.
+            return Mapped::Inside(Ipv4Addr::from_bits(value as u32), len - MAPPED_LEN);
+        }
+        return Mapped::Outside;
+    }
+    let shift = 128 - len as u32;
+    // `len < 96`, so `shift > 32` and `len == 0` gives a shift of 128: compare nothing.
+    let same = if shift >= 128 {
+        true
+    } else {
+        value >> shift == MAPPED_BASE >> shift
+    };
+    if same {
+        Mapped::Covers
+    } else {
+        Mapped::Outside
+    }
+}
+
 impl IpPrefix {
-    /// A prefix of `len` bits; host bits must be zero.
+    /// A prefix of `len` bits; host bits must be zero. An IPv6 prefix inside `::ffff:0:0/96`
+    /// becomes the IPv4 prefix it maps; one that covers that block is refused with
+    /// [`PrefixError::CoversIpv4Mapped`] (see the module docs).
     pub fn new(addr: IpAddr, len: u8) -> Result<Self, PrefixError> {
+        let prefix = Self::new_covering_ipv4_mapped(addr, len)?;
+        if prefix.covers_ipv4_mapped() {
+            return Err(PrefixError::CoversIpv4Mapped);
+        }
+        Ok(prefix)
+    }
+
+    /// [`IpPrefix::new`] that also accepts an IPv6 prefix covering the IPv4-mapped block
+    /// (such as `::/0`), which matches IPv6 peers only: an explicit opt-in.
+    pub fn new_covering_ipv4_mapped(addr: IpAddr, len: u8) -> Result<Self, PrefixError> {
         let (value, width) = bits(addr);
         if len > width {
             return Err(PrefixError::Length { max: width });
@@ -84,7 +154,28 @@ impl IpPrefix {
         if (value & !mask(len, width)) != 0 {
             return Err(PrefixError::HostBits);
         }
-        Ok(Self { addr, len })
+        Ok(Self::canonical(addr, len))
+    }
+
+    /// The IPv4 form of a prefix inside the mapped block; any other prefix as it is.
+    const fn canonical(addr: IpAddr, len: u8) -> Self {
+        if let IpAddr::V6(v6) = addr
+            && let Mapped::Inside(v4, len4) = classify_v6(v6.to_bits(), len)
+        {
+            return Self {
+                addr: IpAddr::V4(v4),
+                len: len4,
+            };
+        }
+        Self { addr, len }
+    }
+
+    /// Whether this is an IPv6 prefix strictly containing `::ffff:0:0/96` (see the module docs).
+    pub const fn covers_ipv4_mapped(&self) -> bool {
+        match self.addr {
+            IpAddr::V6(v6) => matches!(classify_v6(v6.to_bits(), self.len), Mapped::Covers),
+            IpAddr::V4(_) => false,
+        }
     }
 
     /// One IPv4 network, usable in `const` tables (`len` is clamped to 32, host bits cleared).
@@ -99,6 +190,9 @@ impl IpPrefix {
     }
 
     /// One IPv6 network, usable in `const` tables (`len` is clamped to 128, host bits cleared).
+    ///
+    /// Being explicit, it builds prefixes covering the IPv4-mapped block too (`::/0` matches
+    /// every IPv6 peer and no IPv4 one); a prefix inside that block is the IPv4 prefix it maps.
     pub const fn v6(addr: Ipv6Addr, len: u8) -> Self {
         let len = if len > 128 { 128 } else { len };
         let m = if len == 0 {
@@ -106,14 +200,21 @@ impl IpPrefix {
         } else {
             u128::MAX << (128 - len)
         };
-        Self {
-            addr: IpAddr::V6(Ipv6Addr::from_bits(addr.to_bits() & m)),
-            len,
-        }
+        Self::canonical(IpAddr::V6(Ipv6Addr::from_bits(addr.to_bits() & m)), len)
     }
 
-    /// Parses `ADDR/LEN` or a bare address (a host prefix).
+    /// Parses `ADDR/LEN` or a bare address (a host prefix), as [`IpPrefix::new`] decides.
     pub fn parse(s: &str) -> Result<Self, PrefixError> {
+        let prefix = Self::parse_covering_ipv4_mapped(s)?;
+        if prefix.covers_ipv4_mapped() {
+            return Err(PrefixError::CoversIpv4Mapped);
+        }
+        Ok(prefix)
+    }
+
+    /// [`IpPrefix::parse`] that also accepts an IPv6 prefix covering the IPv4-mapped block
+    /// (such as `::/0`), which matches IPv6 peers only: an explicit opt-in.
+    pub fn parse_covering_ipv4_mapped(s: &str) -> Result<Self, PrefixError> {
         let (addr, len) = match s.split_once('/') {
             Some((a, l)) => (a, Some(l)),
             None => (s, None),
@@ -135,7 +236,7 @@ impl IpPrefix {
                     .map_err(|_| PrefixError::Length { max: width })?
             }
         };
-        Self::new(addr, len)
+        Self::new_covering_ipv4_mapped(addr, len)
     }
 
     /// The network address.
@@ -148,22 +249,17 @@ impl IpPrefix {
         self.len
     }
 
-    /// True for `0.0.0.0/0` and `::/0`.
+    /// True for `0.0.0.0/0` and `::/0` (every IPv4, or every non-IPv4-mapped IPv6, peer).
     pub const fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// Whether `ip` lies in the prefix; IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) count as
-    /// the IPv4 address, so a dual-stack listener matches IPv4 prefixes.
+    /// Whether `ip` lies in the prefix. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) count
+    /// as the IPv4 address, so a dual-stack listener matches IPv4 prefixes; an IPv4 peer,
+    /// native or mapped, never matches an IPv6 prefix (not even `::/0`).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        // Compare in the prefix's family: an IPv6 prefix sees an IPv4 peer as its mapped form.
-        let ip = match (self.addr, ip) {
-            (IpAddr::V4(_), ip) => ip.to_canonical(),
-            (IpAddr::V6(_), IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
-            (IpAddr::V6(_), ip) => ip,
-        };
         let (want, width) = bits(self.addr);
-        let (have, have_width) = bits(ip);
+        let (have, have_width) = bits(ip.to_canonical());
         if width != have_width {
             return false;
         }
@@ -321,10 +417,11 @@ mod tests {
                 .contains("1.2.3.4".parse().unwrap())
         );
         assert!(
-            IpPrefix::parse("::/0")
+            IpPrefix::parse_covering_ipv4_mapped("::/0")
                 .unwrap()
                 .contains("::1".parse().unwrap())
         );
+        assert_eq!(IpPrefix::parse("::/0"), Err(PrefixError::CoversIpv4Mapped));
         assert_eq!(IpPrefix::parse("127.0.0.1").unwrap().len(), 32);
         assert_eq!(IpPrefix::parse("10.1.0.0/8"), Err(PrefixError::HostBits));
         assert_eq!(
@@ -337,6 +434,10 @@ mod tests {
         );
         assert_eq!(
             IpPrefix::parse("::/08"),
+            Err(PrefixError::Length { max: 128 })
+        );
+        assert_eq!(
+            IpPrefix::parse("::1/08"),
             Err(PrefixError::Length { max: 128 })
         );
         assert_eq!(IpPrefix::parse("10.0.0/8"), Err(PrefixError::Address));

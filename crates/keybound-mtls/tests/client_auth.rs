@@ -215,7 +215,7 @@ fn san_uri_and_email() {
     .unwrap();
     assert_eq!(
         verify(
-            TlsClientAuthId::SanUri("SPIFFE://example.com/ns/prod/sa/client"),
+            TlsClientAuthId::SanUri("spiffe://example.com/ns/prod/sa/other"),
             "ec-p256"
         ),
         Err(ClientAuthError::SanMismatch {
@@ -244,6 +244,83 @@ fn san_uri_and_email() {
         })
     );
     verify(TlsClientAuthId::SanEmail("b@example.org"), "long-subject").unwrap();
+}
+
+#[test]
+fn accepts_san_uri_with_scheme_and_host_in_any_case() {
+    // RFC 3986 §6.2.2.1: scheme and host are case-insensitive.
+    for uri in [
+        "SPIFFE://example.com/ns/prod/sa/client",
+        "spiffe://EXAMPLE.com/ns/prod/sa/client",
+        "Spiffe://Example.COM/ns/prod/sa/client",
+    ] {
+        verify(TlsClientAuthId::SanUri(uri), "ec-p256").unwrap_or_else(|e| panic!("{uri}: {e}"));
+    }
+    verify(
+        TlsClientAuthId::SanUri("HTTPS://Client.Example.COM/rsa"),
+        "rsa2048",
+    )
+    .unwrap();
+}
+
+#[test]
+fn rejects_san_uri_differing_outside_scheme_and_host() {
+    // Path, port, percent-encoding and trailing characters compare exactly.
+    for (uri, file) in [
+        ("spiffe://example.com/NS/prod/sa/client", "ec-p256"),
+        ("spiffe://example.com:443/ns/prod/sa/client", "ec-p256"),
+        ("spiffe://example.com/ns/prod/sa/client/", "ec-p256"),
+        ("spiffe://example.com/ns/prod/sa/%63lient", "ec-p256"),
+        ("spiffe://example.com/ns/prod/sa/./client", "ec-p256"),
+        ("spiffe:/example.com/ns/prod/sa/client", "ec-p256"),
+        ("https://client.example.com/RSA", "rsa2048"),
+        ("https://client.example.com:443/rsa", "rsa2048"),
+    ] {
+        assert_eq!(
+            verify(TlsClientAuthId::SanUri(uri), file),
+            Err(ClientAuthError::SanMismatch {
+                member: "tls_client_auth_san_uri",
+                candidates: 1
+            }),
+            "{uri}"
+        );
+    }
+}
+
+#[test]
+fn san_uri_comparison_parts() {
+    use keybound_mtls::client_auth::san_uri_eq;
+    // Userinfo and port exact, IP literals case-insensitive as hosts, no-authority URIs
+    // case-insensitive in the scheme only, values without a scheme exact.
+    assert!(!san_uri_eq(
+        "https://User@h.example/p",
+        "https://user@h.example/p"
+    ));
+    assert!(san_uri_eq(
+        "https://user@H.example/p",
+        "HTTPS://user@h.EXAMPLE/p"
+    ));
+    assert!(san_uri_eq(
+        "http://[FE80::1]:8080/x",
+        "http://[fe80::1]:8080/x"
+    ));
+    assert!(!san_uri_eq(
+        "http://[fe80::1]:8080/x",
+        "http://[fe80::1]:8081/x"
+    ));
+    assert!(san_uri_eq("URN:example:client:1", "urn:example:client:1"));
+    assert!(!san_uri_eq("urn:EXAMPLE:client:1", "urn:example:client:1"));
+    assert!(san_uri_eq(
+        "https://h.example?q=A#F",
+        "https://H.EXAMPLE?q=A#F"
+    ));
+    assert!(!san_uri_eq(
+        "https://h.example?q=A",
+        "https://h.example?q=a"
+    ));
+    assert!(!san_uri_eq("urn://h.example", "urn:h.example"));
+    assert!(san_uri_eq("no scheme here", "no scheme here"));
+    assert!(!san_uri_eq("1ab://h.example", "1AB://h.example"));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use common::*;
 use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint};
-use keybound_mtls::proxy::{CertSource, IpPrefix, PresentedCert, TrustedProxies};
+use keybound_mtls::proxy::{CertSource, IpPrefix, PrefixError, PresentedCert, TrustedProxies};
 use keybound_mtls::{
     CertBindingError, CertError, CertFormat, check_certificate_binding, check_thumbprint_binding,
     x5t_s256,
@@ -94,6 +94,110 @@ fn headers_are_ignored_unless_the_peer_is_trusted() {
     // The explicit flag trusts every peer.
     let any = TrustedProxies::any_peer_explicitly(CertFormat::NginxEscaped);
     assert!(any.is_trusted(ip("203.0.113.1")));
+}
+
+#[test]
+fn rejects_ipv6_prefix_covering_the_ipv4_mapped_block_without_opt_in() {
+    for cidr in [
+        "::/0",
+        "::/1",
+        "::/64",
+        "::/80",
+        "::8000:0:0/81",
+        "::fffe:0:0/95",
+    ] {
+        assert_eq!(
+            IpPrefix::parse(cidr),
+            Err(PrefixError::CoversIpv4Mapped),
+            "{cidr}"
+        );
+        let p = IpPrefix::parse_covering_ipv4_mapped(cidr).unwrap();
+        assert!(p.covers_ipv4_mapped(), "{cidr}");
+        assert_eq!(
+            IpPrefix::new(p.addr(), p.len()),
+            Err(PrefixError::CoversIpv4Mapped),
+            "{cidr}"
+        );
+        assert_eq!(
+            IpPrefix::new_covering_ipv4_mapped(p.addr(), p.len()),
+            Ok(p),
+            "{cidr}"
+        );
+    }
+    // IPv6 prefixes beside the mapped block are ordinary.
+    for cidr in [
+        "2001:db8::/32",
+        "fd00::/8",
+        "::/96",
+        "::1/128",
+        "64:ff9b::/96",
+    ] {
+        let p = IpPrefix::parse(cidr).unwrap();
+        assert!(!p.covers_ipv4_mapped(), "{cidr}");
+    }
+}
+
+#[test]
+fn accepts_explicit_ipv6_prefix_covering_mapped_block_for_ipv6_peers_only() {
+    let everyone_v6 = IpPrefix::parse_covering_ipv4_mapped("::/0").unwrap();
+    assert_eq!(
+        everyone_v6,
+        IpPrefix::v6(std::net::Ipv6Addr::UNSPECIFIED, 0)
+    );
+    assert!(everyone_v6.contains(ip("2001:db8::1")));
+    assert!(everyone_v6.contains(ip("::1")));
+    assert!(!everyone_v6.contains(ip("10.1.2.3")));
+    assert!(!everyone_v6.contains(ip("::ffff:10.1.2.3")));
+
+    let client = openssl_cert("ec-p256");
+    let direct = openssl_cert("rsa2048");
+    let header = nginx_escape(&pem_of(&client.der));
+    let mut buf = vec![0u8; header.len()];
+    let nets = [everyone_v6];
+    let policy = TrustedProxies::peers(&nets, CertFormat::NginxEscaped);
+    // An IPv4 client on a dual-stack socket is not a trusted proxy: its header is ignored.
+    for peer in ["::ffff:198.51.100.7", "198.51.100.7"] {
+        assert!(!policy.is_trusted(ip(peer)), "{peer}");
+        let got = policy
+            .client_cert(ip(peer), Some(&direct.der), &[header.as_bytes()], &mut buf)
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.source, CertSource::Tls, "{peer}");
+        assert_eq!(got.der.as_bytes(), direct.der.as_slice(), "{peer}");
+    }
+    let got = policy
+        .client_cert(ip("2001:db8::7"), None, &[header.as_bytes()], &mut buf)
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.source, CertSource::Header(CertFormat::NginxEscaped));
+}
+
+#[test]
+fn matches_ipv4_mapped_peers_only_against_ipv4_prefixes() {
+    // A prefix written inside the mapped block is the IPv4 prefix it maps.
+    assert_eq!(
+        IpPrefix::parse("::ffff:10.0.0.0/104"),
+        IpPrefix::parse("10.0.0.0/8")
+    );
+    assert_eq!(
+        IpPrefix::parse("::ffff:0:0/96"),
+        IpPrefix::parse("0.0.0.0/0")
+    );
+    assert_eq!(
+        IpPrefix::v6("::ffff:10.0.0.0".parse().unwrap(), 104),
+        IpPrefix::v4(10, 0, 0, 0, 8)
+    );
+    let v4 = IpPrefix::parse("10.0.0.0/8").unwrap();
+    assert!(v4.contains(ip("10.1.2.3")));
+    assert!(v4.contains(ip("::ffff:10.1.2.3")));
+    assert!(
+        !v4.contains(ip("::a01:203")),
+        "IPv4-compatible is not IPv4-mapped"
+    );
+    let v6 = IpPrefix::parse("::/96").unwrap();
+    assert!(!v6.contains(ip("::ffff:10.1.2.3")));
+    assert!(!v6.contains(ip("10.1.2.3")));
+    assert!(v6.contains(ip("::a01:203")));
 }
 
 #[test]

@@ -14,6 +14,18 @@
 //! Errors are answered with HTTP 400 and a JSON body ([`AsRejection::body_json`]):
 //! `invalid_dpop_proof`, `use_dpop_nonce` (with a `DPoP-Nonce` header), `invalid_request`
 //! or `invalid_grant`.
+//!
+//! # Which recorded bindings are honoured
+//!
+//! A refresh token's binding ([`Grant::RefreshToken`]) is checked by its `jkt` (a proof with
+//! that key) and its `x5t#S256` (that client certificate), for public clients and, when
+//! configured, confidential ones (RFC 9449 §5, RFC 8705 §4). Any other member beside those
+//! is ignored (RFC 7800 §3.1). A binding with members but neither `jkt` nor `x5t#S256` (only
+//! `jwk`, `kid`, `osc`, `x5t#S512`, an unknown member, …) is never treated as unbound: the
+//! request is refused with [`AsError::UnsupportedConfirmation`] (`invalid_grant`), since
+//! the refresh token is bound to something this server cannot check. Only an empty binding
+//! is unbound. A confidential client's binding is not consulted at all unless
+//! [`AsConfig::bind_confidential_refresh_tokens`] is on (RFC 9449 §5).
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString as _};
@@ -74,7 +86,8 @@ pub enum Grant {
         dpop_jkt: Option<JwkThumbprint>,
     },
     /// `refresh_token`; `binding` is what [`TokenBinding::refresh_token_cnf`] said when the
-    /// refresh token was issued.
+    /// refresh token was issued (a binding with only methods this server cannot check is
+    /// refused: see the module docs).
     RefreshToken {
         /// The refresh token's binding.
         binding: Confirmation,
@@ -165,6 +178,10 @@ pub enum AsError {
     /// The refresh token is bound to a client certificate and this one differs or is
     /// missing (RFC 8705 §4): `invalid_grant`.
     Certificate(CertBindingError),
+    /// The refresh token's recorded binding has members but neither `jkt` nor `x5t#S256`
+    /// (RFC 7800 §3.1): it is bound by a method this server cannot check, and is refused
+    /// rather than treated as unbound (see the module docs): `invalid_grant`.
+    UnsupportedConfirmation,
 }
 
 impl AsError {
@@ -172,14 +189,16 @@ impl AsError {
     pub fn error_code(&self) -> &'static str {
         match self {
             AsError::Dpop(e) => e.wire_error(),
-            AsError::Certificate(CertBindingError::Binding(_)) => "invalid_grant",
+            AsError::Certificate(CertBindingError::Binding(_))
+            | AsError::UnsupportedConfirmation => "invalid_grant",
             _ => "invalid_request",
         }
     }
 
     /// The short name of the fault: the [`keybound_dpop::Reason`] string when the proof is at
     /// fault, else `dpop_jkt`, `pop_required`, `dpop_not_supported`, `certificate_missing`,
-    /// `certificate_mismatch`, `certificate_malformed` or `certificate_binding`.
+    /// `certificate_mismatch`, `certificate_malformed`, `certificate_binding` or
+    /// `unsupported_cnf`.
     pub fn reason(&self) -> &'static str {
         match self {
             AsError::Dpop(e) => e.reason().as_str(),
@@ -196,6 +215,7 @@ impl AsError {
                 "certificate_malformed"
             }
             AsError::Certificate(_) => "certificate_binding",
+            AsError::UnsupportedConfirmation => "unsupported_cnf",
         }
     }
 }
@@ -210,6 +230,9 @@ impl fmt::Display for AsError {
             ),
             AsError::DpopNotSupported => f.write_str("DPoP is not supported by this server"),
             AsError::Certificate(e) => fmt::Display::fmt(e, f),
+            AsError::UnsupportedConfirmation => {
+                f.write_str("the refresh token is bound by a cnf method this server cannot check")
+            }
         }
     }
 }
@@ -644,6 +667,10 @@ impl<'a> AuthorizationServer<'a> {
         let (expected_jkt, expected_x5t) = match req.grant {
             Grant::AuthorizationCode { dpop_jkt } => (dpop_jkt, None),
             Grant::RefreshToken { binding } if key_bound_refresh => {
+                // Fail closed: a binding we cannot check does not make the grant unbound.
+                if binding.is_uncheckable() {
+                    return Err(AsRejection::new(AsError::UnsupportedConfirmation, None));
+                }
                 (binding.jkt().copied(), binding.x5t_s256().copied())
             }
             Grant::RefreshToken { .. } | Grant::Other => (None, None),

@@ -11,11 +11,26 @@
 //! 2. [`ResourceServer::verify`]: the binding rules, answering [`Accepted`] or a [`Rejection`]
 //!    that carries the status, `WWW-Authenticate` and `DPoP-Nonce` values to send.
 //!
-//! The checks run in this order: `Authorization` syntax, scheme versus binding (a DPoP-bound
-//! token sent as `Bearer` is rejected, as is a proof sent with an unbound token), the proof's
-//! stateless checks (RFC 9449 §4.3 steps 1–10, with `ath` and the `cnf.jkt` binding), the
-//! client certificate against `cnf."x5t#S256"`, and last the replay commit, so that a request
-//! failing any other check does not use up its proof's `jti`.
+//! The checks run in this order: `Authorization` syntax, a `cnf` this server cannot check,
+//! scheme versus binding (a DPoP-bound token sent as `Bearer` is rejected, as is a proof sent
+//! with an unbound token), the proof's stateless checks (RFC 9449 §4.3 steps 1–10, with `ath`
+//! and the `cnf.jkt` binding), the client certificate against `cnf."x5t#S256"`, and last the
+//! replay commit, so that a request failing any other check does not use up its proof's `jti`.
+//!
+//! # Which `cnf` claims are honoured
+//!
+//! This module checks two confirmation methods: `jkt` (RFC 9449 §6.1) and `x5t#S256`
+//! (RFC 8705 §3.1). For any other `cnf` member the rule is:
+//!
+//! - beside `jkt` or `x5t#S256`, another member (`osc`, `x5t#S512`, an unknown name) is
+//!   ignored, as RFC 7800 §3.1 says: the methods this server checks must pass, and the
+//!   token is accepted as bound by them;
+//! - a `cnf` with at least one member but neither `jkt` nor `x5t#S256` (only `jwk`, `jwe`,
+//!   `kid`, `jku`, `osc`, `x5t`, `x5t#S512` or unknown members) is **never** treated as
+//!   unbound: it is rejected with [`RsError::UnsupportedConfirmation`] whatever the scheme and
+//!   even when [`RsConfig::allow_bearer`] is on (fail closed: a token its issuer bound to a
+//!   key this server cannot check must not become a bearer token);
+//! - only an empty `cnf` (or none: [`Confirmation::new`]) is an unbound token.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString as _};
@@ -282,8 +297,10 @@ pub enum RsError {
     UnboundTokenAsDpop,
     /// An unbound token while [`RsConfig::allow_bearer`] is off.
     BearerNotAllowed,
-    /// The token is bound only by a `cnf` method this server cannot check (`jwk`, `jwe`,
-    /// `kid`, `jku`): rejected rather than treated as unbound.
+    /// The token's `cnf` has members but neither `jkt` nor `x5t#S256` (only `jwk`, `jwe`,
+    /// `kid`, `jku` of RFC 7800 §3.2–3.5, or another method such as `osc`, `x5t`,
+    /// `x5t#S512`, or an unknown member): it is bound by a method this server cannot check,
+    /// and is rejected rather than treated as unbound (see the module docs).
     UnsupportedConfirmation,
     /// The DPoP proof failed (RFC 9449 §4.3).
     Dpop(DpopError),
@@ -514,8 +531,8 @@ impl<'a> RsConfig<'a> {
         self
     }
 
-    /// Whether unbound tokens (no `jkt`, no `x5t#S256`) are accepted as plain bearer tokens
-    /// (default: no).
+    /// Whether unbound tokens (an empty or absent `cnf`) are accepted as plain bearer tokens
+    /// (default: no). A `cnf` with only methods this server cannot check is refused even so.
     pub fn allow_bearer(mut self, allow: bool) -> Self {
         self.allow_bearer = allow;
         self
@@ -605,8 +622,8 @@ impl<'a> ResourceServer<'a> {
         let scheme = creds.scheme;
         let reject = |e: RsError| self.reject(e, Some(scheme), now);
 
-        let others = cnf.other_methods();
-        if !cnf.is_bound() && (others.jwk || others.jwe || others.kid || others.jku) {
+        // Fail closed: a token bound only by methods we cannot check is not a bearer token.
+        if cnf.is_uncheckable() {
             return Err(reject(RsError::UnsupportedConfirmation));
         }
         let jkt = cnf.jkt().copied();

@@ -12,6 +12,7 @@ use keybound::authz::{
     AsConfig, AsError, AuthorizationServer, ClientKind, Grant, TokenRequest, TokenType,
     parse_dpop_jkt,
 };
+use keybound::cnf::Confirmation;
 use keybound::dpop::nonce::HmacNonceSource;
 use keybound::dpop::replay::MemoryReplayStore;
 use keybound::dpop::{Algorithm, DpopError, ProofParams, SigningKey};
@@ -376,6 +377,90 @@ fn public_client_refresh_bound_to_a_certificate_needs_that_certificate() {
     let rej = token(&server, ClientKind::Public, grant, None, None).unwrap_err();
     assert_eq!(rej.reason(), "certificate_missing");
     assert!(token(&server, ClientKind::Public, grant, None, Some(&good)).is_ok());
+}
+
+/// Refresh-token bindings whose only members are confirmation methods keybound does not
+/// implement.
+const UNIMPLEMENTED_CNF: [(&str, &str); 4] = [
+    ("osc", r#"{"osc":"https://op.example.com/osc"}"#),
+    ("x5t", r#"{"x5t":"dGhpcyBpcyBhIFNIQS0xIHRodW1icHJpbnQ"}"#),
+    (
+        "x5t#S512",
+        r#"{"x5t#S512":"c29tZSBTSEEtNTEyIHRodW1icHJpbnQgb2YgYSBjZXJ0aWZpY2F0ZQ"}"#,
+    ),
+    ("unknown member", r#"{"x-vendor-binding":{"key":"k1"}}"#),
+];
+
+#[test]
+fn rejects_refresh_bound_only_by_an_unimplemented_cnf_method() {
+    let server = server();
+    let bound_confidential = AuthorizationServer::new(
+        AsConfig::new(MemoryReplayStore::new(64)).bind_confidential_refresh_tokens(true),
+    );
+    let client = key(Algorithm::Es256);
+    let der = cert();
+    for (name, text) in UNIMPLEMENTED_CNF {
+        let grant = Grant::RefreshToken {
+            binding: Confirmation::parse(text.as_bytes()).unwrap(),
+        };
+        for (server, kind) in [
+            (&server, ClientKind::Public),
+            (&bound_confidential, ClientKind::Confidential),
+        ] {
+            for (p, c) in [
+                (None, None),
+                (Some(proof(&client, TOKEN_EP)), None),
+                (None, Some(der.as_slice())),
+            ] {
+                let rej = token(server, kind, grant, p.as_deref(), c).unwrap_err();
+                assert_eq!(rej.kind(), &AsError::UnsupportedConfirmation, "{name}");
+                assert_eq!(rej.status(), 400, "{name}");
+                assert_eq!(rej.error(), "invalid_grant", "{name}");
+                assert_eq!(rej.reason(), "unsupported_cnf", "{name}");
+            }
+        }
+        // A confidential client's refresh binding is not consulted unless configured (RFC
+        // 9449 §5), whatever it holds.
+        assert!(token(&server, ClientKind::Confidential, grant, None, None).is_ok());
+    }
+}
+
+#[test]
+fn accepts_refresh_bound_by_jkt_beside_an_unimplemented_cnf_method() {
+    let server = server();
+    let client = key(Algorithm::Es256);
+    let thief = key(Algorithm::Es256);
+    for (name, text) in UNIMPLEMENTED_CNF {
+        let extra = &text[1..text.len() - 1];
+        let binding = format!(r#"{{"jkt":"{}",{extra}}}"#, client.thumbprint());
+        let grant = Grant::RefreshToken {
+            binding: Confirmation::parse(binding.as_bytes()).unwrap(),
+        };
+        let ok = token(
+            &server,
+            ClientKind::Public,
+            grant,
+            Some(&proof(&client, TOKEN_EP)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.cnf().jkt(), Some(&client.thumbprint()), "{name}");
+        let rej = token(
+            &server,
+            ClientKind::Public,
+            grant,
+            Some(&proof(&thief, TOKEN_EP)),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(rej.reason(), "key_binding", "{name}");
+        let rej = token(&server, ClientKind::Public, grant, None, None).unwrap_err();
+        assert_eq!(
+            rej.kind(),
+            &AsError::Dpop(DpopError::MissingProof),
+            "{name}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -413,6 +413,99 @@ fn rejects_token_bound_by_an_unsupported_cnf_method() {
     assert_eq!(rej.kind(), &RsError::UnsupportedConfirmation);
 }
 
+/// `cnf` claims whose only members are confirmation methods keybound does not implement.
+const UNIMPLEMENTED_CNF: [(&str, &str); 4] = [
+    ("osc", r#"{"osc":"https://op.example.com/osc"}"#),
+    ("x5t", r#"{"x5t":"dGhpcyBpcyBhIFNIQS0xIHRodW1icHJpbnQ"}"#),
+    (
+        "x5t#S512",
+        r#"{"x5t#S512":"c29tZSBTSEEtNTEyIHRodW1icHJpbnQgb2YgYSBjZXJ0aWZpY2F0ZQ"}"#,
+    ),
+    ("unknown member", r#"{"x-vendor-binding":{"key":"k1"}}"#),
+];
+
+#[test]
+fn rejects_bearer_token_bound_only_by_an_unimplemented_cnf_method() {
+    // Bearer allowed: an unbound token would pass, a token bound by osc / x5t / x5t#S512 /
+    // an unknown method must not (fail closed), with or without a client certificate.
+    let rs = ResourceServer::new(RsConfig::new(MemoryReplayStore::new(64)).allow_bearer(true));
+    let bearer = format!("Bearer {TOKEN}");
+    let der = cert();
+    for (name, text) in UNIMPLEMENTED_CNF {
+        let cnf = Confirmation::parse(text.as_bytes()).unwrap();
+        for client_cert in [None, Some(ClientCert::Der(&der))] {
+            let rej = verify(&rs, &[&bearer], &[], client_cert, &cnf).unwrap_err();
+            assert_eq!(rej.kind(), &RsError::UnsupportedConfirmation, "{name}");
+            assert_eq!(rej.status(), 401, "{name}");
+            assert_eq!(rej.error(), Some("invalid_token"), "{name}");
+            assert_eq!(rej.reason(), "unsupported_cnf", "{name}");
+        }
+    }
+    // The same server still serves a token without cnf, or with an empty one.
+    for cnf in [Confirmation::new(), Confirmation::parse(b"{}").unwrap()] {
+        let ok = verify(&rs, &[&bearer], &[], None, &cnf).unwrap();
+        assert_eq!(ok.binding(), Binding::Bearer);
+    }
+}
+
+#[test]
+fn rejects_dpop_token_bound_only_by_an_unimplemented_cnf_method() {
+    let rs = server();
+    let k = key(Algorithm::Es256);
+    for (name, text) in UNIMPLEMENTED_CNF {
+        let cnf = Confirmation::parse(text.as_bytes()).unwrap();
+        let p = proof(&k, "GET", URI, Some(TOKEN), NOW);
+        let rej = verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).unwrap_err();
+        assert_eq!(rej.kind(), &RsError::UnsupportedConfirmation, "{name}");
+        assert_eq!(rej.reason(), "unsupported_cnf", "{name}");
+        // The refused request did not use up the proof's jti.
+        let bound = Confirmation::from_jkt(k.thumbprint());
+        let ok = verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &bound).unwrap();
+        assert_eq!(
+            ok.binding(),
+            Binding::Dpop {
+                jkt: k.thumbprint()
+            }
+        );
+    }
+}
+
+#[test]
+fn accepts_checked_method_beside_an_unimplemented_cnf_method() {
+    // RFC 7800 §3.1: members beside jkt / x5t#S256 are ignored; the checked method decides.
+    let rs = server();
+    let k = key(Algorithm::Es256);
+    let thief = key(Algorithm::Es256);
+    let der = cert();
+    let bearer = format!("Bearer {TOKEN}");
+    for (name, text) in UNIMPLEMENTED_CNF {
+        let extra = &text[1..text.len() - 1];
+        let with_jkt = format!(r#"{{"jkt":"{}",{extra}}}"#, k.thumbprint());
+        let cnf = Confirmation::parse(with_jkt.as_bytes()).unwrap();
+        let p = proof(&k, "GET", URI, Some(TOKEN), NOW);
+        let ok = verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).unwrap();
+        assert_eq!(
+            ok.binding(),
+            Binding::Dpop {
+                jkt: k.thumbprint()
+            },
+            "{name}"
+        );
+        let p = proof(&thief, "GET", URI, Some(TOKEN), NOW);
+        let rej = verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).unwrap_err();
+        assert_eq!(rej.reason(), "key_binding", "{name}");
+        let rej = verify(&rs, &[&bearer], &[], None, &cnf).unwrap_err();
+        assert_eq!(rej.kind(), &RsError::DpopTokenAsBearer, "{name}");
+
+        let with_x5t = format!(r#"{{"x5t#S256":"{}",{extra}}}"#, x5t(&der));
+        let cnf = Confirmation::parse(with_x5t.as_bytes()).unwrap();
+        let ok = verify(&rs, &[&bearer], &[], Some(ClientCert::Der(&der)), &cnf).unwrap();
+        assert_eq!(ok.binding(), Binding::Mtls { x5t: x5t(&der) }, "{name}");
+        let rej = verify(&rs, &[&bearer], &[], None, &cnf).unwrap_err();
+        assert_eq!(rej.reason(), "certificate_missing", "{name}");
+    }
+}
+
 #[test]
 fn nonce_required_answers_use_dpop_nonce_then_accepts_it() {
     let rs = ResourceServer::new(

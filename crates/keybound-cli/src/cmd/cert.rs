@@ -3,6 +3,7 @@
 
 use keybound::mtls::CertFormat;
 use keybound::mtls::header::decode_cert_to_vec;
+use keybound::mtls::pem::pem_blocks;
 
 use crate::error::CliError;
 use crate::input::{read_bytes, source_name};
@@ -12,7 +13,7 @@ use crate::input::{read_bytes, source_name};
 pub(crate) enum FormatArg {
     /// Detect from the first bytes.
     Auto,
-    /// One PEM CERTIFICATE block.
+    /// One PEM CERTIFICATE block, or a chain of them (the first, the leaf, is used).
     Pem,
     /// Raw DER.
     Der,
@@ -60,6 +61,11 @@ pub(crate) fn thumbprint(file: Option<&str>, format: FormatArg) -> Result<String
     } else {
         raw.trim_ascii()
     };
+    if format == CertFormat::Pem
+        && let Some(leaf) = chain_leaf(file, value)?
+    {
+        return Ok(leaf);
+    }
     let der = decode_cert_to_vec(format, value).map_err(|e| {
         CliError::usage(format!(
             "{} is not a certificate in {} format: {e}",
@@ -70,4 +76,48 @@ pub(crate) fn thumbprint(file: Option<&str>, format: FormatArg) -> Result<String
     let tp = keybound::mtls::x5t_s256_checked(&der)
         .map_err(|e| CliError::usage(format!("{} is not a certificate: {e}", source_name(file))))?;
     Ok(tp.to_string())
+}
+
+/// A PEM file holding a chain (several `CERTIFICATE` blocks, leaf first, as `openssl x509`
+/// reads it): every block must be a well-formed certificate; the answer is the first one's
+/// `x5t#S256`, with a note on stderr saying which of how many was used. `Ok(None)` when the
+/// text holds at most one block (the single-certificate path reports its errors). Proxy
+/// header formats keep their one-certificate rule: only `pem` input reaches here.
+fn chain_leaf(file: Option<&str>, pem: &[u8]) -> Result<Option<String>, CliError> {
+    let mut blocks = pem_blocks(pem);
+    let (Some(Ok(first)), Some(Ok(second))) = (blocks.next(), blocks.next()) else {
+        return Ok(None);
+    };
+    let (mut leaf, mut total) = (None, 0usize);
+    let mut buf = vec![0u8; pem.len()];
+    for (i, block) in [Ok(first), Ok(second)]
+        .into_iter()
+        .chain(blocks)
+        .enumerate()
+    {
+        let bad = |e: String| {
+            CliError::usage(format!(
+                "{} holds a PEM chain whose block {} is not a certificate: {e}",
+                source_name(file),
+                i + 1
+            ))
+        };
+        let block = block.map_err(|e| bad(e.to_string()))?;
+        if !block.is_certificate() {
+            return Err(bad(format!(
+                "its label is \"{}\", not \"CERTIFICATE\"",
+                String::from_utf8_lossy(block.label())
+            )));
+        }
+        let der = block
+            .certificate_into(&mut buf)
+            .map_err(|e| bad(e.to_string()))?;
+        leaf.get_or_insert(der.thumbprint());
+        total = i + 1;
+    }
+    eprintln!(
+        "note: {} holds a chain of {total} certificates; printed the thumbprint of the first (the leaf)",
+        source_name(file)
+    );
+    Ok(leaf.map(|tp| tp.to_string()))
 }

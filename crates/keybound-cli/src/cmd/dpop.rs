@@ -2,6 +2,7 @@
 
 use core::cell::RefCell;
 use core::fmt::Write as _;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::{BufRead as _, Read as _, Write as _};
 
@@ -12,6 +13,7 @@ use keybound::dpop::{
     DecodedProof, DefaultVerifier, DpopError, KeyKind, KeyMismatch, Policy, ProofParams, Request,
     SigningKey, Verified, ath_string, check_proof,
 };
+use keybound::json::{Limits, Object, Value};
 use keybound::jwk::JwkThumbprint;
 
 use crate::error::{CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
@@ -169,9 +171,11 @@ pub(crate) struct Check<'a> {
     pub(crate) inline: bool,
 }
 
-/// Parses `--jkt`: a base64url thumbprint or an RFC 9278 thumbprint URI.
+/// Parses `--jkt`: a base64url thumbprint or an RFC 9278 thumbprint URI, as the library
+/// reads it (`urn` and `ietf` in any case, RFC 8141 §3.1). A base64url value never holds a
+/// `:`, so any value with one is read as a URI.
 pub(crate) fn parse_jkt(s: &str) -> Result<JwkThumbprint, String> {
-    if s.starts_with("urn:") {
+    if s.contains(':') {
         return keybound::jwk::uri::parse(s)
             .map_err(|e| format!("jkt \"{s}\" is not a SHA-256 JWK thumbprint URI: {e}"));
     }
@@ -525,67 +529,86 @@ const BATCH_FIELDS: [&str; 8] = [
     "profile",
 ];
 
+/// Longest batch line read and answered: 4 MiB. A proof is at most 8 KiB, so a longer proof
+/// in a line up to this size gets the library's verdict (`malformed`); a longer line is an
+/// input error, skipped without being buffered whole.
+const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// Batch lines are read like every JSON text of the project (keybound-json): duplicate
+/// members refused after unescaping, escapes decoded before values are read; only the
+/// length cap is the line's.
+const BATCH_LIMITS: Limits = Limits {
+    max_len: MAX_LINE,
+    ..Limits::DEFAULT
+};
+
+/// Longest member name quoted back in an error message.
+const MAX_QUOTED_NAME: usize = 64;
+
+/// A string member's unescaped value; `None` for absent or `null`.
 fn field_str<'v>(
-    obj: &'v serde_json::Map<String, serde_json::Value>,
+    value: Option<Value<'v>>,
     name: &str,
     required: bool,
-) -> Result<Option<&'v str>, String> {
-    match obj.get(name) {
-        None | Some(serde_json::Value::Null) if required => {
-            Err(format!("member \"{name}\" is required"))
-        }
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+) -> Result<Option<Cow<'v, str>>, String> {
+    match value {
+        None | Some(Value::Null) if required => Err(format!("member \"{name}\" is required")),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.to_cow())),
         Some(_) => Err(format!("member \"{name}\" must be a string or null")),
     }
 }
 
 /// One batch line: the answer, and whether the line was usable (`Err` = input error).
 fn batch_line(line: &str, store: &BatchReplayStore) -> Result<(String, bool), String> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| "not a JSON object".to_owned())?;
-    if let Some(unknown) = obj.keys().find(|k| !BATCH_FIELDS.contains(&k.as_str())) {
+    let obj = Object::parse_with(line.as_bytes(), &BATCH_LIMITS)
+        .map_err(|e| format!("not valid JSON: {e}"))?;
+    if let Some((unknown, _)) = obj
+        .members()
+        .find(|(name, _)| !BATCH_FIELDS.iter().any(|f| name.eq_str(f)))
+    {
+        let name: String = unknown.chars().take(MAX_QUOTED_NAME).collect();
         return Err(format!(
-            "unknown member \"{unknown}\" (expected: {})",
+            "unknown member \"{name}\" (expected: {})",
             BATCH_FIELDS.join(", ")
         ));
     }
-    let proof = field_str(obj, "proof", true)?.unwrap_or_default();
-    let htm = field_str(obj, "htm", true)?.unwrap_or_default();
-    let htu = field_str(obj, "htu", true)?.unwrap_or_default();
-    check_htm(htm).map_err(|e| e.to_string())?;
-    check_htu_arg(htu).map_err(|e| e.to_string())?;
-    let now = match obj.get("now") {
-        None | Some(serde_json::Value::Null) => unix_now(),
-        Some(v) => v
+    let [proof, htm, htu, now, access_token, jkt, nonce, profile] = obj.pick(BATCH_FIELDS);
+    let proof = field_str(proof, "proof", true)?.unwrap_or_default();
+    let htm = field_str(htm, "htm", true)?.unwrap_or_default();
+    let htu = field_str(htu, "htu", true)?.unwrap_or_default();
+    check_htm(&htm).map_err(|e| e.to_string())?;
+    check_htu_arg(&htu).map_err(|e| e.to_string())?;
+    let now = match now {
+        None | Some(Value::Null) => unix_now(),
+        Some(Value::Number(n)) => n
             .as_u64()
             .ok_or_else(|| "member \"now\" must be a non-negative integer or null".to_owned())?,
+        Some(_) => return Err("member \"now\" must be a non-negative integer or null".to_owned()),
     };
-    let profile = match field_str(obj, "profile", false)? {
-        Some(p) => DpopProfile::from_name(p).map_err(|e| e.to_string())?,
+    let profile = match field_str(profile, "profile", false)? {
+        Some(p) => DpopProfile::from_name(&p).map_err(|e| e.to_string())?,
         None => DpopProfile::from_name("rfc9449").map_err(|e| e.to_string())?,
     };
-    let jkt = field_str(obj, "jkt", false)?.map(parse_jkt).transpose()?;
+    let jkt = field_str(jkt, "jkt", false)?
+        .map(|j| parse_jkt(&j))
+        .transpose()?;
+    let access_token = field_str(access_token, "access_token", false)?;
+    let nonce = field_str(nonce, "nonce", false)?;
     let check = Check {
-        proof,
-        htm,
-        htu,
+        proof: &proof,
+        htm: &htm,
+        htu: &htu,
         now,
-        access_token: field_str(obj, "access_token", false)?,
+        access_token: access_token.as_deref(),
         jkt,
-        nonce: field_str(obj, "nonce", false)?,
+        nonce: nonce.as_deref(),
         profile,
         inline: false,
     };
     let result = run_check(&check, Some(store));
     Ok((render(&check, &result), result.is_ok()))
 }
-
-/// Longest batch line accepted (a proof is at most 8 KiB).
-const MAX_LINE: usize = 64 * 1024;
 
 /// One batch input line.
 enum Line {
@@ -595,7 +618,7 @@ enum Line {
 }
 
 /// Reads the next line without its newline, never buffering more than [`MAX_LINE`] bytes;
-/// `None` at the end of the input. An over-long line is consumed and reported as such.
+/// `None` at the end of the input. An over-long line is skipped and reported as such.
 fn next_line(reader: &mut dyn std::io::BufRead) -> std::io::Result<Option<Line>> {
     let mut buf = Vec::new();
     let n = (&mut *reader)
@@ -610,19 +633,34 @@ fn next_line(reader: &mut dyn std::io::BufRead) -> std::io::Result<Option<Line>>
             buf.pop();
         }
     } else if buf.len() > MAX_LINE {
-        loop {
-            buf.clear();
-            let m = (&mut *reader)
-                .take(MAX_LINE as u64)
-                .read_until(b'\n', &mut buf)?;
-            if m == 0 || buf.last() == Some(&b'\n') {
-                return Ok(Some(Line::TooLong));
-            }
-        }
+        drop(buf);
+        skip_line(reader)?;
+        return Ok(Some(Line::TooLong));
     }
     Ok(Some(
         String::from_utf8(buf).map_or(Line::NotUtf8, Line::Text),
     ))
+}
+
+/// Discards the rest of the current line, newline included, straight from the reader's
+/// buffer (nothing is copied or kept).
+fn skip_line(reader: &mut dyn std::io::BufRead) -> std::io::Result<()> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let len = chunk.len();
+                reader.consume(len);
+            }
+        }
+    }
 }
 
 /// `dpop verify --batch`: JSON lines in, one JSON line out per input line, in order.
@@ -651,7 +689,9 @@ pub(crate) fn verify_batch(file: Option<&str>) -> Result<u8, CliError> {
         let line = match line {
             Line::Text(t) if t.trim().is_empty() => continue,
             Line::Text(t) => Ok(t),
-            Line::TooLong => Err(format!("longer than {MAX_LINE} bytes")),
+            Line::TooLong => Err(format!(
+                "longer than {MAX_LINE} bytes (4 MiB); skipped without being read"
+            )),
             Line::NotUtf8 => Err("not UTF-8 text".to_owned()),
         };
         lines += 1;
