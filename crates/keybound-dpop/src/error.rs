@@ -340,8 +340,17 @@ impl DpopError {
 
     /// Whether the fault is the server's (replay store full or unavailable), not the client's.
     /// The proof is still rejected (fail closed); a server may answer 503 instead of 400/401.
+    /// A client key over its replay quota is the client's doing: see
+    /// [`DpopError::is_rate_limited`].
     pub fn is_server_fault(&self) -> bool {
-        matches!(self, DpopError::ReplayStore(_))
+        matches!(self, DpopError::ReplayStore(e) if *e != ReplayError::QuotaExceeded)
+    }
+
+    /// Whether the proof key holds as many unexpired `jti`s as the replay store allows one key
+    /// ([`ReplayError::QuotaExceeded`]): the client sends proofs faster than the store keeps
+    /// them for one key. Rejected (fail closed); a server may answer 429 with `Retry-After`.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, DpopError::ReplayStore(ReplayError::QuotaExceeded))
     }
 }
 

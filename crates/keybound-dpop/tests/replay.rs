@@ -526,10 +526,11 @@ fn proof_key_quota_holds_across_commit_scopes() {
         proof(&flooder).commit_scoped(&s, HTU.as_bytes()),
         Err(DpopError::ReplayStore(ReplayError::QuotaExceeded))
     );
-    assert_eq!(
-        proof(&flooder).commit(&s),
-        Err(DpopError::ReplayStore(ReplayError::QuotaExceeded))
-    );
+    let err = proof(&flooder).commit(&s).unwrap_err();
+    assert_eq!(err, DpopError::ReplayStore(ReplayError::QuotaExceeded));
+    // The client's doing, not the server's: rate limited (429), not unavailable (503).
+    assert!(err.is_rate_limited() && !err.is_server_fault());
+    assert_eq!(err.reason().as_str(), "replay");
     let ok = proof(&other).commit_scoped(&s, HTU.as_bytes()).unwrap();
     assert_eq!(ok.jkt, other.thumbprint());
 }

@@ -260,9 +260,13 @@ impl AsRejection {
         AsRejection { error, dpop_nonce }
     }
 
-    /// The HTTP status: 400 (RFC 6749 §5.2, RFC 9449 §7.1 n/a at the AS).
+    /// The HTTP status: 400 (RFC 6749 §5.2), or 429 when the proof key is over its replay
+    /// quota ([`DpopError::is_rate_limited`]).
     pub fn status(&self) -> u16 {
-        400
+        match &self.error {
+            AsError::Dpop(e) if e.is_rate_limited() => 429,
+            _ => 400,
+        }
     }
 
     /// The OAuth error code (see [`AsError::error_code`]).

@@ -353,10 +353,12 @@ impl RsError {
         }
     }
 
-    /// The HTTP status: 400 for a malformed `Authorization` header, else 401.
+    /// The HTTP status: 400 for a malformed `Authorization` header, 429 when the proof key is
+    /// over its replay quota ([`DpopError::is_rate_limited`]), else 401.
     pub fn status(&self) -> u16 {
         match self {
             RsError::MalformedAuthorization(_) => 400,
+            RsError::Dpop(e) if e.is_rate_limited() => 429,
             _ => 401,
         }
     }
