@@ -296,6 +296,33 @@ fn rejects_replayed_proof() {
 }
 
 #[test]
+fn key_over_its_replay_quota_is_429_and_other_keys_are_served() {
+    let rs = ResourceServer::new(RsConfig::new(
+        MemoryReplayStore::new(1024).with_owner_quota(2),
+    ));
+    let k = key(Algorithm::Es256);
+    let cnf = Confirmation::from_jkt(k.thumbprint());
+    for _ in 0..2 {
+        let p = proof(&k, "GET", URI, Some(TOKEN), NOW);
+        verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).unwrap();
+    }
+    let p = proof(&k, "GET", URI, Some(TOKEN), NOW);
+    let rej = verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).unwrap_err();
+    assert_eq!(
+        rej.dpop_error(),
+        Some(&DpopError::ReplayStore(
+            keybound::dpop::replay::ReplayError::QuotaExceeded
+        ))
+    );
+    assert_eq!((rej.status(), rej.reason()), (429, "replay"));
+    assert!(!rej.is_server_fault());
+    let other = key(Algorithm::Es256);
+    let cnf = Confirmation::from_jkt(other.thumbprint());
+    let p = proof(&other, "GET", URI, Some(TOKEN), NOW);
+    verify(&rs, &[&dpop_auth(TOKEN)], &[&p], None, &cnf).unwrap();
+}
+
+#[test]
 fn rejects_proof_for_another_uri_or_method() {
     let rs = server();
     let k = key(Algorithm::Es256);
