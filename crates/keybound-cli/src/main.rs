@@ -54,6 +54,8 @@ enum Command {
     /// End-to-end demo on loopback: a real HTTPS resource server, stolen and replayed tokens.
     #[command(after_help = DEMO_HELP)]
     Demo,
+    /// One HTTP request like curl, with DPoP proofs, nonce retry and mTLS (keybound-client).
+    Fetch(cmd::fetch::FetchCli),
 }
 
 const DEMO_HELP: &str = "\
@@ -328,6 +330,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             emit(&cmd::profile::show(&name, &enable)?)?;
         }
         Command::Demo => return demo::run(),
+        Command::Fetch(f) => return cmd::fetch::run(&f),
     }
     Ok(EXIT_OK)
 }

@@ -379,6 +379,25 @@ impl http_body::Body for ReplayBody {
         }
     }
 
+    fn size_hint(&self) -> http_body::SizeHint {
+        let buffered: u64 = self
+            .frames
+            .iter()
+            .filter_map(Frame::data_ref)
+            .map(|d| d.len() as u64)
+            .sum();
+        let Some(rest) = &self.rest else {
+            return http_body::SizeHint::with_exact(buffered);
+        };
+        let inner = rest.size_hint();
+        let mut hint = http_body::SizeHint::new();
+        hint.set_lower(inner.lower().saturating_add(buffered));
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(buffered));
+        }
+        hint
+    }
+
     fn is_end_stream(&self) -> bool {
         self.frames.is_empty()
             && self.error.is_none()

@@ -1,5 +1,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![doc = include_str!("../README.md")]
+#![cfg_attr(feature = "reqwest", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "reqwest"),
+    doc = "keybound-client without its `reqwest` feature: only the [`header`] parsing."
+)]
 #![forbid(unsafe_code)]
 
 extern crate std;

@@ -190,12 +190,24 @@ impl TokenEndpoint {
 }
 
 /// A grant to request at the token endpoint, with its parameters.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct GrantRequest {
     params: Vec<(String, Zeroizing<String>)>,
     key: Option<JwkThumbprint>,
     proof: ProofMode,
+}
+
+impl fmt::Debug for GrantRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Codes, verifiers and refresh tokens are secrets: names only.
+        let names: Vec<&str> = self.params.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("GrantRequest")
+            .field("params", &names)
+            .field("key", &self.key)
+            .field("proof", &self.proof)
+            .finish()
+    }
 }
 
 impl GrantRequest {

@@ -15,6 +15,7 @@
     reason = "a panic is how a fuzz check reports a violated invariant"
 )]
 
+pub mod client;
 pub mod cnf;
 pub mod dpop;
 pub mod htu;
@@ -34,6 +35,7 @@ pub fn all_checks() -> impl Iterator<Item = (&'static str, Check)> {
         dpop::CHECKS,
         htu::CHECKS,
         mtls::CHECKS,
+        client::CHECKS,
     ]
     .into_iter()
     .flatten()

@@ -2,5 +2,6 @@
 
 pub(crate) mod cert;
 pub(crate) mod dpop;
+pub(crate) mod fetch;
 pub(crate) mod jwk;
 pub(crate) mod profile;
