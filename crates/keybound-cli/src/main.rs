@@ -58,6 +58,8 @@ enum Command {
     /// End-to-end demo on loopback: a real HTTPS resource server, stolen and replayed tokens.
     #[command(after_help = DEMO_HELP)]
     Demo,
+    /// One HTTP request like curl, with DPoP proofs, nonce retry and mTLS (keybound-client).
+    Fetch(cmd::fetch::FetchCli),
 }
 
 const DEMO_HELP: &str = "\
@@ -383,6 +385,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             });
         }
         Command::Demo => return demo::run(),
+        Command::Fetch(f) => return cmd::fetch::run(&f),
     }
     Ok(EXIT_OK)
 }

@@ -15,6 +15,7 @@
     reason = "a panic is how a fuzz check reports a violated invariant"
 )]
 
+pub mod client;
 pub mod cnf;
 pub mod differential;
 pub mod dpop;
@@ -38,6 +39,7 @@ pub fn all_checks() -> impl Iterator<Item = (&'static str, Check)> {
         differential::CHECKS,
         htu::CHECKS,
         mtls::CHECKS,
+        client::CHECKS,
     ]
     .into_iter()
     .flatten()

@@ -2,6 +2,7 @@
 
 pub(crate) mod cert;
 pub(crate) mod dpop;
+pub(crate) mod fetch;
 pub(crate) mod jwk;
 pub(crate) mod profile;
 pub(crate) mod token;
