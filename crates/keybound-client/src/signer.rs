@@ -37,28 +37,47 @@ pub trait JwsSigner: Send + Sync {
     fn sign<'a>(&'a self, signing_input: &'a [u8]) -> SignFuture<'a>;
 }
 
-impl JwsSigner for SigningKey {
+impl JwsSigner for keybound::jose::SigningKey {
     fn alg(&self) -> Algorithm {
-        SigningKey::alg(self)
+        keybound::jose::SigningKey::alg(self)
     }
 
     fn public_jwk(&self) -> String {
-        SigningKey::public_jwk(self)
+        keybound::jose::SigningKey::public_jwk(self)
     }
 
     fn thumbprint(&self) -> JwkThumbprint {
-        SigningKey::thumbprint(self)
+        keybound::jose::SigningKey::thumbprint(self)
     }
 
     fn sign<'a>(&'a self, signing_input: &'a [u8]) -> SignFuture<'a> {
         // PSS salts and RSA blinding come from the OS RNG.
-        let result = SigningKey::sign(
+        let result = keybound::jose::SigningKey::sign(
             self,
             signing_input,
             &mut rand_core::UnwrapErr(getrandom::SysRng),
         )
         .map_err(|e| SignerError::new(format!("in-memory key: {e}")));
         Box::pin(core::future::ready(result))
+    }
+}
+
+/// keybound-dpop's proof key is the JOSE key with proof methods: it signs the same way.
+impl JwsSigner for SigningKey {
+    fn alg(&self) -> Algorithm {
+        JwsSigner::alg(self.jose())
+    }
+
+    fn public_jwk(&self) -> String {
+        JwsSigner::public_jwk(self.jose())
+    }
+
+    fn thumbprint(&self) -> JwkThumbprint {
+        JwsSigner::thumbprint(self.jose())
+    }
+
+    fn sign<'a>(&'a self, signing_input: &'a [u8]) -> SignFuture<'a> {
+        JwsSigner::sign(self.jose(), signing_input)
     }
 }
 
