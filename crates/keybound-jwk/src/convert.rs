@@ -19,6 +19,8 @@ impl Jwk<'_> {
         if *crv != curve {
             return Err(JwkError::UnsupportedCurve { crv: crv.name() });
         }
+        // The same verdict (`InvalidPoint`) as `check_key` and every other backend.
+        self.check_key_without_decompression()?;
         let len = curve.coordinate_len();
         let (tag, rest) = buf.split_first_mut().ok_or(JwkError::InvalidKey)?;
         *tag = 0x04;
@@ -60,8 +62,9 @@ impl Jwk<'_> {
         rsa::PublicKey::new(n, e).map_err(|_| JwkError::InvalidKey)
     }
 
-    /// The Ed25519 verifying key of an `OKP` `Ed25519` JWK (RFC 8037 §2); small-order
-    /// (weak) points are refused.
+    /// The Ed25519 verifying key of an `OKP` `Ed25519` JWK (RFC 8037 §2), after the checks of
+    /// [`Jwk::check_key`]: non-canonical encodings, points of small order and encodings that do
+    /// not decompress are refused with [`JwkError::InvalidPoint`].
     #[cfg(feature = "ed25519")]
     pub fn to_ed25519(&self) -> Result<ed25519_dalek::VerifyingKey, JwkError> {
         let PublicParams::Okp { crv, x } = self.params() else {
@@ -73,10 +76,19 @@ impl Jwk<'_> {
         if *crv != OkpCurve::Ed25519 {
             return Err(JwkError::UnsupportedCurve { crv: crv.name() });
         }
+        // Canonical and not of small order here; ed25519-dalek decompresses next, so the
+        // decompression is not done twice.
+        self.check_key_without_decompression()?;
         let mut bytes = [0u8; 32];
         x.decode_into(&mut bytes)?;
-        let key =
-            ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| JwkError::InvalidKey)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
+            JwkError::InvalidPoint {
+                crv: OkpCurve::Ed25519.name(),
+                member: "x",
+                fault: crate::PointFault::NotOnCurve,
+            }
+        })?;
+        // Unreachable after the small-order check above; kept as a second line of defence.
         if key.is_weak() {
             Err(JwkError::InvalidKey)
         } else {

@@ -4,6 +4,8 @@ use core::fmt;
 
 use keybound_json::JsonError;
 
+use crate::PointFault;
+
 /// Why a JWK was refused, or could not be used the way asked.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,19 @@ pub enum JwkError {
         /// Key type of this JWK.
         found: &'static str,
     },
+    /// The key's public value is not a usable point: not canonical, not on the curve, or
+    /// (Ed25519) of small order (SEC 1 §3.2.2.1; RFC 8032 §5.1.3); see [`Jwk::check_key`].
+    ///
+    /// [`Jwk::check_key`]: crate::Jwk::check_key
+    InvalidPoint {
+        /// The curve (`P-256`, `P-384`, `P-521`, `Ed25519`).
+        crv: &'static str,
+        /// The member at fault: the coordinate out of range, `y` for an EC point off the
+        /// curve, `x` for Ed25519.
+        member: &'static str,
+        /// What is wrong.
+        fault: PointFault,
+    },
     /// The cryptography library refused the key material (point not on the curve, weak key, ...).
     InvalidKey,
     /// The buffer given to [`B64::decode_into`](crate::B64::decode_into) is too short.
@@ -152,6 +167,9 @@ impl fmt::Display for JwkError {
             }
             Self::WrongKeyType { expected, found } => {
                 write!(f, "JWK is a {found} key, a {expected} key is needed")
+            }
+            Self::InvalidPoint { crv, member, fault } => {
+                write!(f, "JWK {crv} key member `{member}` {fault}")
             }
             Self::InvalidKey => f.write_str("JWK key material is not a valid public key"),
             Self::BufferTooSmall { needed } => {

@@ -159,35 +159,44 @@ impl<'a> PublicParams<'a> {
 
     /// The RFC 7638 §3.2 canonical JSON of these parameters, as pieces to concatenate:
     /// required members only, in lexicographic order, no whitespace.
-    pub(crate) fn canonical_pieces(&self) -> [&'a str; 7] {
+    pub(crate) fn canonical_pieces(&self) -> [Piece<'a>; 7] {
+        use Piece::{Text, Value};
         match *self {
             Self::Ec { crv, x, y } => [
-                "{\"crv\":\"",
-                crv.name(),
-                "\",\"kty\":\"EC\",\"x\":\"",
-                x.as_str(),
-                "\",\"y\":\"",
-                y.as_str(),
-                "\"}",
+                Text("{\"crv\":\""),
+                Text(crv.name()),
+                Text("\",\"kty\":\"EC\",\"x\":\""),
+                Value(x),
+                Text("\",\"y\":\""),
+                Value(y),
+                Text("\"}"),
             ],
             Self::Rsa { n, e } => [
-                "{\"e\":\"",
-                e.as_str(),
-                "\",\"kty\":\"RSA\",\"n\":\"",
-                n.as_str(),
-                "\"}",
-                "",
-                "",
+                Text("{\"e\":\""),
+                Value(e),
+                Text("\",\"kty\":\"RSA\",\"n\":\""),
+                Value(n),
+                Text("\"}"),
+                Text(""),
+                Text(""),
             ],
             Self::Okp { crv, x } => [
-                "{\"crv\":\"",
-                crv.name(),
-                "\",\"kty\":\"OKP\",\"x\":\"",
-                x.as_str(),
-                "\"}",
-                "",
-                "",
+                Text("{\"crv\":\""),
+                Text(crv.name()),
+                Text("\",\"kty\":\"OKP\",\"x\":\""),
+                Value(x),
+                Text("\"}"),
+                Text(""),
+                Text(""),
             ],
         }
     }
+}
+
+/// A piece of the RFC 7638 canonical JSON: fixed text, or a member value (unescaped when it
+/// was written with JSON escapes; base64url never needs escaping in the output).
+#[derive(Clone, Copy)]
+pub(crate) enum Piece<'a> {
+    Text(&'static str),
+    Value(B64<'a>),
 }

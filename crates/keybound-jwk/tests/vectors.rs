@@ -7,7 +7,9 @@
     missing_docs
 )]
 
-use keybound_jwk::{EcCurve, Jwk, JwkError, JwkThumbprint, OkpCurve, PublicParams, uri};
+use keybound_jwk::{
+    EcCurve, Jwk, JwkError, JwkThumbprint, OkpCurve, PointFault, PublicParams, uri,
+};
 use serde_json::Value as J;
 
 fn vector(name: &str) -> J {
@@ -140,7 +142,7 @@ fn rfc9278_thumbprint_uri() {
 ///
 /// The rest agree: `oct` keys are refused, `e = 1` is refused, coordinates of the wrong
 /// size for the curve are refused, an RSA `kty` with EC members lacks `n`, and a point
-/// off the curve is refused when converted.
+/// off the curve is refused by `check_key` (and so when converted).
 #[test]
 fn wycheproof_json_web_key_public_key_parsing() {
     let v = vector("wycheproof/json_web_key_test.json");
@@ -177,9 +179,14 @@ fn wycheproof_json_web_key_public_key_parsing() {
                 }
                 ("invalid_point", _) => {
                     let jwk = got.unwrap();
+                    let off_curve = JwkError::InvalidPoint {
+                        crv: "P-256",
+                        member: "y",
+                        fault: PointFault::NotOnCurve,
+                    };
+                    assert_eq!(jwk.check_key(), Err(off_curve));
                     #[cfg(feature = "p256")]
-                    assert_eq!(jwk.to_p256().unwrap_err(), JwkError::InvalidKey);
-                    let _ = jwk;
+                    assert_eq!(jwk.to_p256().unwrap_err(), off_curve);
                 }
                 _ => {
                     let jwk = got.unwrap_or_else(|e| panic!("{comment}: {e}"));
@@ -197,6 +204,7 @@ fn wycheproof_json_web_key_public_key_parsing() {
                     if kty == "RSA" {
                         assert!(jwk.to_rsa().is_ok(), "{comment}");
                     }
+                    assert_eq!(jwk.check_key(), Ok(()), "{comment}");
                     #[cfg(feature = "p256")]
                     if kty == "EC" {
                         assert!(jwk.to_p256().is_ok(), "{comment}");
