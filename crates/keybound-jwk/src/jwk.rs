@@ -301,20 +301,19 @@ impl<'a> Jwk<'a> {
     /// Writes the RFC 7638 §3.2 canonical JSON that the thumbprint hashes (member values
     /// unescaped, §3.3).
     pub fn write_thumbprint_input(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        self.params
-            .canonical_pieces()
-            .iter()
-            .try_for_each(|p| match p {
-                Piece::Text(t) => out.write_str(t),
-                Piece::Value(v) => write!(out, "{v}"),
-            })
+        let (pieces, count) = self.params.canonical_pieces();
+        pieces.iter().take(count).try_for_each(|p| match p {
+            Piece::Text(t) => out.write_str(t),
+            Piece::Value(v) => write!(out, "{v}"),
+        })
     }
 
     /// The RFC 7638 thumbprint under digest `D` (§3.1), hashed incrementally without a heap,
     /// over the unescaped member values (§3.3).
     pub fn thumbprint_with<D: digest::Digest>(&self) -> digest::Output<D> {
         let mut d = D::new();
-        for piece in self.params.canonical_pieces() {
+        let (pieces, count) = self.params.canonical_pieces();
+        for piece in pieces.iter().take(count) {
             match piece {
                 Piece::Text(t) => d.update(t.as_bytes()),
                 Piece::Value(v) => v.for_each_chunk(|chunk| d.update(chunk)),

@@ -157,38 +157,51 @@ impl<'a> PublicParams<'a> {
         }
     }
 
-    /// The RFC 7638 §3.2 canonical JSON of these parameters, as pieces to concatenate:
-    /// required members only, in lexicographic order, no whitespace.
-    pub(crate) fn canonical_pieces(&self) -> [Piece<'a>; 7] {
+    /// The RFC 7638 §3.2 canonical JSON of these parameters, as pieces to concatenate (the
+    /// first `count`): required members only, in lexicographic order, no whitespace. Fixed
+    /// text is merged into as few pieces as possible: each is one digest update.
+    pub(crate) fn canonical_pieces(&self) -> ([Piece<'a>; 5], usize) {
         use Piece::{Text, Value};
+        macro_rules! head {
+            ($crv:literal, $kty:literal) => {
+                concat!(r#"{"crv":""#, $crv, r#"","kty":""#, $kty, r#"","x":""#)
+            };
+        }
         match *self {
-            Self::Ec { crv, x, y } => [
-                Text("{\"crv\":\""),
-                Text(crv.name()),
-                Text("\",\"kty\":\"EC\",\"x\":\""),
-                Value(x),
-                Text("\",\"y\":\""),
-                Value(y),
-                Text("\"}"),
-            ],
-            Self::Rsa { n, e } => [
-                Text("{\"e\":\""),
-                Value(e),
-                Text("\",\"kty\":\"RSA\",\"n\":\""),
-                Value(n),
-                Text("\"}"),
-                Text(""),
-                Text(""),
-            ],
-            Self::Okp { crv, x } => [
-                Text("{\"crv\":\""),
-                Text(crv.name()),
-                Text("\",\"kty\":\"OKP\",\"x\":\""),
-                Value(x),
-                Text("\"}"),
-                Text(""),
-                Text(""),
-            ],
+            Self::Ec { crv, x, y } => {
+                let head = match crv {
+                    EcCurve::P256 => head!("P-256", "EC"),
+                    EcCurve::P384 => head!("P-384", "EC"),
+                    EcCurve::P521 => head!("P-521", "EC"),
+                };
+                let mid = r#"","y":""#;
+                (
+                    [Text(head), Value(x), Text(mid), Value(y), Text(r#""}"#)],
+                    5,
+                )
+            }
+            Self::Rsa { n, e } => {
+                let mid = r#"","kty":"RSA","n":""#;
+                (
+                    [
+                        Text(r#"{"e":""#),
+                        Value(e),
+                        Text(mid),
+                        Value(n),
+                        Text(r#""}"#),
+                    ],
+                    5,
+                )
+            }
+            Self::Okp { crv, x } => {
+                let head = match crv {
+                    OkpCurve::Ed25519 => head!("Ed25519", "OKP"),
+                    OkpCurve::Ed448 => head!("Ed448", "OKP"),
+                    OkpCurve::X25519 => head!("X25519", "OKP"),
+                    OkpCurve::X448 => head!("X448", "OKP"),
+                };
+                ([Text(head), Value(x), Text(r#""}"#), Text(""), Text("")], 3)
+            }
         }
     }
 }

@@ -223,3 +223,42 @@ fn wycheproof_json_web_key_public_key_parsing() {
     }
     assert_eq!(checked, 39, "every key of the suite is checked");
 }
+
+/// RFC 7638 §3.2/§3.3 canonical JSON for every curve and key type: the required members in
+/// lexicographic order, no whitespace, and the thumbprint is SHA-256 of exactly that text.
+#[test]
+fn canonical_json_of_every_key_type_follows_rfc7638() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use sha2::{Digest, Sha256};
+    let b = |len: usize| Base64UrlUnpadded::encode_string(&vec![3u8; len]);
+    let mut cases = Vec::new();
+    for (crv, len) in [("P-256", 32), ("P-384", 48), ("P-521", 66)] {
+        let (x, y) = (b(len), b(len));
+        cases.push((
+            format!(r#"{{"y":"{y}","x":"{x}","kty":"EC","crv":"{crv}","kid":"k"}}"#),
+            format!(r#"{{"crv":"{crv}","kty":"EC","x":"{x}","y":"{y}"}}"#),
+        ));
+    }
+    for (crv, len) in [("Ed25519", 32), ("Ed448", 57), ("X25519", 32), ("X448", 56)] {
+        let x = b(len);
+        cases.push((
+            format!(r#"{{"x":"{x}","crv":"{crv}","kty":"OKP","use":"sig"}}"#),
+            format!(r#"{{"crv":"{crv}","kty":"OKP","x":"{x}"}}"#),
+        ));
+    }
+    cases.push((
+        r#"{"n":"AQAAAAAAAAAAAAAAAAAAAQ","kty":"RSA","e":"AQAB"}"#.to_owned(),
+        r#"{"e":"AQAB","kty":"RSA","n":"AQAAAAAAAAAAAAAAAAAAAQ"}"#.to_owned(),
+    ));
+    for (input, expected) in cases {
+        let jwk = Jwk::parse(input.as_bytes()).unwrap();
+        let mut canonical = String::new();
+        jwk.write_thumbprint_input(&mut canonical).unwrap();
+        assert_eq!(canonical, expected);
+        assert_eq!(
+            jwk.thumbprint().as_bytes()[..],
+            Sha256::digest(expected.as_bytes())[..],
+            "{expected}"
+        );
+    }
+}
