@@ -13,35 +13,30 @@ pub(crate) struct Curve<const N: usize> {
     p: [u64; N],
     /// −p⁻¹ mod 2^64.
     n0: u64,
-    /// R² mod p: `mont_mul(a, r2)` is a·R, a's Montgomery form.
+    /// R² mod p: `mul(a, r2)` is a·R, a's Montgomery form.
     r2: [u64; N],
-    /// 3·R mod p (the curve's a = −3, in Montgomery form).
-    three_r: [u64; N],
-    /// b·R mod p.
-    b_r: [u64; N],
+    /// b·R⁻¹ mod p: b at the scale of a product of two plain values.
+    b_r_inv: [u64; N],
 }
 
 /// P-256 (SEC 2 §2.4.2): p = 2^256 − 2^224 + 2^192 + 2^96 − 1.
-pub(crate) const P256: Curve<4> = Curve::new(
-    "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
-    "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b",
-);
+pub(crate) const P256: Curve<4> = Curve::new(P256_P, P256_B);
+const P256_P: &str = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
+const P256_B: &str = "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b";
 
 /// P-384 (SEC 2 §2.5.1): p = 2^384 − 2^128 − 2^96 + 2^32 − 1.
-pub(crate) const P384: Curve<6> = Curve::new(
-    "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe\
-     ffffffff0000000000000000ffffffff",
-    "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875a\
-     c656398d8a2ed19d2a85c8edd3ec2aef",
-);
+pub(crate) const P384: Curve<6> = Curve::new(P384_P, P384_B);
+const P384_P: &str = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe\
+                      ffffffff0000000000000000ffffffff";
+const P384_B: &str = "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875a\
+                      c656398d8a2ed19d2a85c8edd3ec2aef";
 
 /// P-521 (SEC 2 §2.6.1): p = 2^521 − 1.
-pub(crate) const P521: Curve<9> = Curve::new(
-    "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\
-     ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-    "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef1\
-     09e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00",
-);
+pub(crate) const P521: Curve<9> = Curve::new(P521_P, P521_B);
+const P521_P: &str = "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\
+                      ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+const P521_B: &str = "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef1\
+                      09e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00";
 
 impl<const N: usize> Curve<N> {
     /// Derives the constants from p and b, given as big-endian hex (evaluated at compile time).
@@ -58,15 +53,12 @@ impl<const N: usize> Curve<N> {
         }
         let mut one = [0u64; N];
         one[0] = 1;
-        let mut three = [0u64; N];
-        three[0] = 3;
         let r = const_shl_mod(one, 64 * N, &p);
         Self {
             p,
             n0: inv.wrapping_neg(),
             r2: const_shl_mod(r, 64 * N, &p),
-            three_r: const_shl_mod(three, 64 * N, &p),
-            b_r: const_shl_mod(b, 64 * N, &p),
+            b_r_inv: const_shr_mod(b, 64 * N, &p),
         }
     }
 
@@ -75,10 +67,15 @@ impl<const N: usize> Curve<N> {
     pub(crate) fn check(&self, x: &[u8], y: &[u8]) -> Result<(), (&'static str, PointFault)> {
         let x = self.reduced(x).ok_or(("x", PointFault::NotReduced))?;
         let y = self.reduced(y).ok_or(("y", PointFault::NotReduced))?;
-        let (xm, ym) = (self.mul(&x, &self.r2), self.mul(&y, &self.r2));
-        let x2_minus_3 = self.sub(&self.mul(&xm, &xm), &self.three_r);
-        let rhs = self.add(&self.mul(&x2_minus_3, &xm), &self.b_r);
-        if self.mul(&ym, &ym) == rhs {
+        // Four multiplications: (x·R)·x·R⁻¹ = x², then (x² − 3)·x·R⁻¹ + b·R⁻¹ against y·y·R⁻¹
+        // (both sides of y² = x³ − 3x + b times R⁻¹).
+        let x2 = self.mul(&self.mul(&x, &self.r2), &x);
+        let mut three = [0u64; N];
+        if let Some(t0) = three.first_mut() {
+            *t0 = 3;
+        }
+        let rhs = self.add(&self.mul(&self.sub(&x2, &three), &x), &self.b_r_inv);
+        if self.mul(&y, &y) == rhs {
             Ok(())
         } else {
             Err(("y", PointFault::NotOnCurve))
@@ -92,9 +89,13 @@ impl<const N: usize> Curve<N> {
         }
         let mut out = [0u64; N];
         for (limb, chunk) in out.iter_mut().zip(be.rchunks(8)) {
-            *limb = chunk
-                .iter()
-                .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte));
+            *limb = match <[u8; 8]>::try_from(chunk) {
+                Ok(word) => u64::from_be_bytes(word),
+                // The short most significant chunk (P-521's 66 bytes).
+                Err(_) => chunk
+                    .iter()
+                    .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte)),
+            };
         }
         lt(&out, &self.p).then_some(out)
     }
@@ -105,6 +106,9 @@ impl<const N: usize> Curve<N> {
         let mut t = [0u64; N];
         // t + hi·2^(64·N) stays below 2p between rounds, so `hi` is 0 or 1.
         let mut hi = 0u64;
+        let Some((&p0, p_rest)) = self.p.split_first() else {
+            return t;
+        };
         for &bi in b {
             let mut carry = 0u64;
             for (tj, &aj) in t.iter_mut().zip(a) {
@@ -113,21 +117,24 @@ impl<const N: usize> Curve<N> {
                 carry = (s >> 64) as u64;
             }
             let (sum, over) = hi.overflowing_add(carry);
-            let top = u64::from(over);
-            // Add m·p with m chosen so the lowest limb becomes 0, then drop that limb.
-            let m = t.first().copied().unwrap_or(0).wrapping_mul(self.n0);
-            let mut carry = 0u64;
-            for (tj, &pj) in t.iter_mut().zip(&self.p) {
+            // Add m·p, with m chosen so the lowest limb becomes 0, and drop that limb: each
+            // limb's sum lands one limb lower.
+            let Some((t0, t_rest)) = t.split_first_mut() else {
+                return t;
+            };
+            let m = t0.wrapping_mul(self.n0);
+            let s = u128::from(*t0) + u128::from(m) * u128::from(p0);
+            let mut carry = (s >> 64) as u64;
+            let mut below = t0;
+            for (tj, &pj) in t_rest.iter_mut().zip(p_rest) {
                 let s = u128::from(*tj) + u128::from(m) * u128::from(pj) + u128::from(carry);
-                *tj = s as u64;
+                *below = s as u64;
                 carry = (s >> 64) as u64;
+                below = tj;
             }
-            t.rotate_left(1);
             let s = u128::from(sum) + u128::from(carry);
-            if let Some(last) = t.last_mut() {
-                *last = s as u64;
-            }
-            hi = top + (s >> 64) as u64;
+            *below = s as u64;
+            hi = u64::from(over) + (s >> 64) as u64;
         }
         if hi != 0 || !lt(&t, &self.p) {
             sub_in_place(&mut t, &self.p);
@@ -256,6 +263,40 @@ const fn const_shl_mod<const N: usize>(mut a: [u64; N], k: usize, p: &[u64; N]) 
     a
 }
 
+/// a·2^(−k) mod p for a < p, by k modular halvings (a odd: (a + p)/2), at compile time.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "const-evaluated: an index out of range fails the build"
+)]
+const fn const_shr_mod<const N: usize>(mut a: [u64; N], k: usize, p: &[u64; N]) -> [u64; N] {
+    let mut round = 0;
+    while round < k {
+        // a + p when a is odd (p is odd, so the sum is even), with the carry out in `top`.
+        let mut top = 0u64;
+        if a[0] & 1 == 1 {
+            let mut carry = 0u64;
+            let mut j = 0;
+            while j < N {
+                let (s1, c1) = a[j].overflowing_add(p[j]);
+                let (s2, c2) = s1.overflowing_add(carry);
+                a[j] = s2;
+                carry = (c1 || c2) as u64;
+                j += 1;
+            }
+            top = carry;
+        }
+        // Shift right by one, the carry entering at the top.
+        let mut j = 0;
+        while j < N {
+            let next = if j + 1 < N { a[j + 1] } else { top };
+            a[j] = (a[j] >> 1) | (next << 63);
+            j += 1;
+        }
+        round += 1;
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -294,7 +335,8 @@ mod tests {
         a
     }
 
-    fn laws<const N: usize>(c: &Curve<N>) {
+    fn laws<const N: usize>(c: &Curve<N>, b_hex: &str) {
+        let b = const_limbs::<N>(b_hex);
         // −p⁻¹·p ≡ −1 mod 2^64.
         assert_eq!(c.n0.wrapping_mul(c.p[0]), u64::MAX);
         let mut seed = 0x5EED_1234_ABCD_0001;
@@ -321,19 +363,15 @@ mod tests {
         minus_one[0] -= 1;
         let m = c.mul(&minus_one, &c.r2);
         assert_eq!(c.mul(&c.mul(&m, &m), &one()), one());
-        // 3R and bR are 3 and b in Montgomery form.
-        assert_eq!(c.mul(&c.three_r, &one()), {
-            let mut t = [0u64; N];
-            t[0] = 3;
-            t
-        });
+        // (b·R⁻¹)·R²·R⁻¹ = b.
+        assert_eq!(c.mul(&c.b_r_inv, &c.r2), b);
     }
 
     #[test]
     fn montgomery_arithmetic_obeys_the_field_laws_on_every_curve() {
-        laws(&P256);
-        laws(&P384);
-        laws(&P521);
+        laws(&P256, P256_B);
+        laws(&P384, P384_B);
+        laws(&P521, P521_B);
     }
 
     fn be<const L: usize>(hex: &str) -> [u8; L] {
