@@ -31,7 +31,8 @@ impl Jwk<'_> {
         buf.get(..1 + 2 * len).ok_or(JwkError::InvalidKey)
     }
 
-    /// The P-256 ECDSA verifying key of an `EC` `P-256` JWK (RFC 7518 §3.4, §6.2.1).
+    /// The P-256 ECDSA verifying key of an `EC` `P-256` JWK (RFC 7518 §3.4, §6.2.1), after the
+    /// checks of [`Jwk::check_key`] (coordinates below p, point on the curve).
     #[cfg(feature = "p256")]
     pub fn to_p256(&self) -> Result<p256::ecdsa::VerifyingKey, JwkError> {
         let mut buf = [0u8; 97];
@@ -39,7 +40,8 @@ impl Jwk<'_> {
         p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| JwkError::InvalidKey)
     }
 
-    /// The P-384 ECDSA verifying key of an `EC` `P-384` JWK (RFC 7518 §3.4, §6.2.1).
+    /// The P-384 ECDSA verifying key of an `EC` `P-384` JWK (RFC 7518 §3.4, §6.2.1), after the
+    /// checks of [`Jwk::check_key`] (coordinates below p, point on the curve).
     #[cfg(feature = "p384")]
     pub fn to_p384(&self) -> Result<p384::ecdsa::VerifyingKey, JwkError> {
         let mut buf = [0u8; 97];

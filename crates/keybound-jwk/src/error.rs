@@ -47,8 +47,8 @@ pub enum JwkError {
         /// The curve named.
         crv: &'static str,
     },
-    /// A member is not canonical unpadded base64url (RFC 7515 §2): alphabet, padding,
-    /// non-zero trailing bits, or JSON escapes in the text.
+    /// A member is not canonical unpadded base64url (RFC 7515 §2) once its JSON escapes are
+    /// decoded: alphabet, padding, or non-zero trailing bits.
     Base64 {
         /// Member name.
         member: &'static str,
@@ -96,7 +96,8 @@ pub enum JwkError {
         /// What is wrong.
         fault: PointFault,
     },
-    /// The cryptography library refused the key material (point not on the curve, weak key, ...).
+    /// The cryptography library refused the key material for a reason of its own (e.g. the
+    /// `rsa` crate's size limits); faults of the point itself are `InvalidPoint`.
     InvalidKey,
     /// The buffer given to [`B64::decode_into`](crate::B64::decode_into) is too short.
     BufferTooSmall {
