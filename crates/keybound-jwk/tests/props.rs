@@ -132,7 +132,7 @@ proptest! {
     #[test]
     fn parse_never_panics_on_bytes(input in prop::collection::vec(any::<u8>(), 0..300)) {
         if let Ok(jwk) = Jwk::parse(&input) {
-            let _ = (jwk.thumbprint(), jwk.rsa_modulus_bits(), jwk.require_public());
+            let _ = (jwk.thumbprint(), jwk.rsa_modulus_bits(), jwk.require_public(), jwk.check_key());
         }
     }
 
@@ -151,6 +151,10 @@ proptest! {
         }
         if let Ok(jwk) = Jwk::parse(&text) {
             let _ = (jwk.thumbprint(), jwk.rsa_modulus_bits());
+            // The cheap layer's refusals are the full check's too.
+            if let Err(e) = jwk.check_key_without_decompression() {
+                prop_assert_eq!(jwk.check_key(), Err(e));
+            }
             #[cfg(feature = "p256")]
             let _ = jwk.to_p256();
             #[cfg(feature = "rsa")]
