@@ -4,7 +4,7 @@ use core::fmt;
 
 use keybound_json::{JsonError, Limits, Object, Value};
 
-use crate::{CertThumbprint, JwkThumbprint, ThumbprintError};
+use crate::{CertThumbprint, JwkThumbprint, THUMBPRINT_B64_LEN, ThumbprintError};
 
 /// Member name of the RFC 9449 §6.1 JWK SHA-256 thumbprint confirmation method.
 pub const JKT: &str = "jkt";
@@ -241,20 +241,9 @@ impl Confirmation {
         let mut cnf = Self::new();
         for (name, value) in obj.members() {
             if name.eq_str(JKT) {
-                let s = string(JKT, value)?;
-                cnf.jkt = Some(
-                    JwkThumbprint::from_b64(s)
-                        .map_err(|error| CnfError::Thumbprint { member: JKT, error })?,
-                );
+                cnf.jkt = Some(thumbprint(JKT, value, JwkThumbprint::from_b64)?);
             } else if name.eq_str(X5T_S256) {
-                let s = string(X5T_S256, value)?;
-                cnf.x5t_s256 =
-                    Some(
-                        CertThumbprint::from_b64(s).map_err(|error| CnfError::Thumbprint {
-                            member: X5T_S256,
-                            error,
-                        })?,
-                    );
+                cnf.x5t_s256 = Some(thumbprint(X5T_S256, value, CertThumbprint::from_b64)?);
             } else if name.eq_str("jwk") {
                 expect_kind("jwk", "object", value, value.as_object().is_some())?;
                 cnf.others.jwk = true;
@@ -381,19 +370,34 @@ impl Confirmation {
     }
 }
 
-fn string<'a>(member: &'static str, value: Value<'a>) -> Result<&'a str, CnfError> {
-    match value.as_str() {
-        // A base64url thumbprint never needs escapes; an escaped one is refused as not base64url.
-        Some(s) => s.as_plain().ok_or(CnfError::Thumbprint {
-            member,
-            error: ThumbprintError::Base64,
-        }),
-        None => Err(CnfError::WrongType {
+/// A thumbprint member, read from its value after unescaping (RFC 8259 §7: `"\u0030…"` is
+/// the same string as `"0…"`), which must then be canonical base64url like any other.
+fn thumbprint<T>(
+    member: &'static str,
+    value: Value<'_>,
+    parse: fn(&str) -> Result<T, ThumbprintError>,
+) -> Result<T, CnfError> {
+    let Some(s) = value.as_str() else {
+        return Err(CnfError::WrongType {
             member,
             expected: "string",
             found: value.kind_name(),
-        }),
-    }
+        });
+    };
+    let mut buf = [0u8; THUMBPRINT_B64_LEN];
+    let text = match s.as_plain() {
+        Some(plain) => plain,
+        // A value longer than a thumbprint does not fit the buffer: refused for its length.
+        None => s
+            .unescape_into(&mut buf)
+            .map_err(|_| CnfError::Thumbprint {
+                member,
+                error: ThumbprintError::Length {
+                    actual: s.unescaped_len(),
+                },
+            })?,
+    };
+    parse(text).map_err(|error| CnfError::Thumbprint { member, error })
 }
 
 fn expect_kind(

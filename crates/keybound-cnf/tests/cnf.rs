@@ -257,15 +257,71 @@ fn rejects_malformed_thumbprints() {
             error: ThumbprintError::Length { actual: 44 }
         })
     );
-    // A JSON escape inside the thumbprint is refused rather than unescaped.
-    let escaped = format!(r#"{{"jkt":"\u0030{}"}}"#, &JKT[1..]);
-    assert_eq!(
-        Confirmation::parse(escaped.as_bytes()),
-        Err(CnfError::Thumbprint {
-            member: "jkt",
-            error: ThumbprintError::Base64
-        })
-    );
+}
+
+/// Every character as `\u00xx`.
+fn escape_all(s: &str) -> String {
+    s.chars().map(|c| format!("\\u{:04x}", c as u32)).collect()
+}
+
+#[test]
+fn accepts_escaped_jkt_and_x5t_s256_as_their_unescaped_values() {
+    // RFC 8259 §7: `\u0030` is `0`, `\/` is `/`; the value is the unescaped string.
+    let plain = format!(r#"{{"jkt":"{JKT}","x5t#S256":"{OTHER_JKT}"}}"#);
+    let plain = Confirmation::parse(plain.as_bytes()).unwrap();
+    for (jkt, x5t) in [
+        (format!("\\u0030{}", &JKT[1..]), OTHER_JKT.to_owned()),
+        (format!("{}\\u0049", &JKT[..42]), escape_all(OTHER_JKT)),
+        (
+            escape_all(JKT),
+            format!("Nzb\\u004CsXh8{}", &OTHER_JKT[8..]),
+        ),
+    ] {
+        let text = format!(r#"{{"jkt":"{jkt}","x5t#S256":"{x5t}"}}"#);
+        let cnf = Confirmation::parse(text.as_bytes()).unwrap();
+        assert_eq!(cnf.jkt(), plain.jkt(), "{text}");
+        assert_eq!(cnf.x5t_s256(), plain.x5t_s256(), "{text}");
+        assert_eq!(cnf.check_jkt(plain.jkt().unwrap()), Ok(()));
+        assert_eq!(cnf.check_x5t_s256(plain.x5t_s256()), Ok(()));
+    }
+}
+
+#[test]
+fn rejects_escaped_thumbprints_that_are_not_base64url_after_unescaping() {
+    let thumbprint_err = |member, error| Err(CnfError::Thumbprint { member, error });
+    for (raw, error) in [
+        // `/` and `+`: the standard alphabet, not base64url.
+        (format!("\\/{}", &JKT[1..]), ThumbprintError::Base64),
+        (format!("\\u002b{}", &JKT[1..]), ThumbprintError::Base64),
+        // Padding and non-canonical trailing bits (`I` → `J`), written as escapes.
+        (format!("{}\\u004a", &JKT[..42]), ThumbprintError::Base64),
+        (
+            format!("{JKT}\\u003d"),
+            ThumbprintError::Length { actual: 44 },
+        ),
+        // Too short and too long once unescaped; a non-ASCII character counts its UTF-8 bytes.
+        (
+            escape_all(&JKT[..42]),
+            ThumbprintError::Length { actual: 42 },
+        ),
+        (
+            format!("{}\\u0041", escape_all(JKT)),
+            ThumbprintError::Length { actual: 44 },
+        ),
+        (
+            format!("{}\\u00e9", &JKT[..42]),
+            ThumbprintError::Length { actual: 44 },
+        ),
+    ] {
+        for member in ["jkt", "x5t#S256"] {
+            let text = format!(r#"{{"{member}":"{raw}"}}"#);
+            assert_eq!(
+                Confirmation::parse(text.as_bytes()),
+                thumbprint_err(member, error),
+                "{text}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -20,7 +20,8 @@ fn raw(v: Value<'_>) -> String {
 
 /// No panic; the thumbprint is the same after reversing the member order and adding
 /// whitespace, and equals the thumbprint of its own RFC 7638 canonical form; base64url
-/// members re-encode to the same text; thumbprint URIs round trip.
+/// members re-encode to the same text; thumbprint URIs round trip; the two key-check
+/// layers agree on what the cheap one refuses.
 ///
 /// # Panics
 ///
@@ -76,12 +77,18 @@ pub fn jwk_parse(data: &[u8]) {
         assert_eq!(bytes.len(), p.decoded_len());
         assert_eq!(
             b64url(&bytes),
-            p.as_str(),
+            p.to_string(),
             "non-canonical base64url accepted"
         );
     }
 
     assert_eq!(uri::parse(&uri::to_string(&tp)), Ok(tp));
+
+    // Key checks: no panic, and whatever the cheap layer refuses the full check refuses alike.
+    let full = jwk.check_key();
+    if let Err(e) = jwk.check_key_without_decompression() {
+        assert_eq!(full, Err(e), "check layers disagree");
+    }
 }
 
 /// Unpadded base64url (RFC 4648 §5), written independently of the library's decoder.

@@ -19,6 +19,8 @@ impl Jwk<'_> {
         if *crv != curve {
             return Err(JwkError::UnsupportedCurve { crv: crv.name() });
         }
+        // The same verdict (`InvalidPoint`) as `check_key` and every other backend.
+        self.check_key_without_decompression()?;
         let len = curve.coordinate_len();
         let (tag, rest) = buf.split_first_mut().ok_or(JwkError::InvalidKey)?;
         *tag = 0x04;
@@ -29,7 +31,8 @@ impl Jwk<'_> {
         buf.get(..1 + 2 * len).ok_or(JwkError::InvalidKey)
     }
 
-    /// The P-256 ECDSA verifying key of an `EC` `P-256` JWK (RFC 7518 §3.4, §6.2.1).
+    /// The P-256 ECDSA verifying key of an `EC` `P-256` JWK (RFC 7518 §3.4, §6.2.1), after the
+    /// checks of [`Jwk::check_key`] (coordinates below p, point on the curve).
     #[cfg(feature = "p256")]
     pub fn to_p256(&self) -> Result<p256::ecdsa::VerifyingKey, JwkError> {
         let mut buf = [0u8; 97];
@@ -37,7 +40,8 @@ impl Jwk<'_> {
         p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| JwkError::InvalidKey)
     }
 
-    /// The P-384 ECDSA verifying key of an `EC` `P-384` JWK (RFC 7518 §3.4, §6.2.1).
+    /// The P-384 ECDSA verifying key of an `EC` `P-384` JWK (RFC 7518 §3.4, §6.2.1), after the
+    /// checks of [`Jwk::check_key`] (coordinates below p, point on the curve).
     #[cfg(feature = "p384")]
     pub fn to_p384(&self) -> Result<p384::ecdsa::VerifyingKey, JwkError> {
         let mut buf = [0u8; 97];
@@ -60,8 +64,9 @@ impl Jwk<'_> {
         rsa::PublicKey::new(n, e).map_err(|_| JwkError::InvalidKey)
     }
 
-    /// The Ed25519 verifying key of an `OKP` `Ed25519` JWK (RFC 8037 §2); small-order
-    /// (weak) points are refused.
+    /// The Ed25519 verifying key of an `OKP` `Ed25519` JWK (RFC 8037 §2), after the checks of
+    /// [`Jwk::check_key`]: non-canonical encodings, points of small order and encodings that do
+    /// not decompress are refused with [`JwkError::InvalidPoint`].
     #[cfg(feature = "ed25519")]
     pub fn to_ed25519(&self) -> Result<ed25519_dalek::VerifyingKey, JwkError> {
         let PublicParams::Okp { crv, x } = self.params() else {
@@ -73,10 +78,19 @@ impl Jwk<'_> {
         if *crv != OkpCurve::Ed25519 {
             return Err(JwkError::UnsupportedCurve { crv: crv.name() });
         }
+        // Canonical and not of small order here; ed25519-dalek decompresses next, so the
+        // decompression is not done twice.
+        self.check_key_without_decompression()?;
         let mut bytes = [0u8; 32];
         x.decode_into(&mut bytes)?;
-        let key =
-            ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| JwkError::InvalidKey)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
+            JwkError::InvalidPoint {
+                crv: OkpCurve::Ed25519.name(),
+                member: "x",
+                fault: crate::PointFault::NotOnCurve,
+            }
+        })?;
+        // Unreachable after the small-order check above; kept as a second line of defence.
         if key.is_weak() {
             Err(JwkError::InvalidKey)
         } else {

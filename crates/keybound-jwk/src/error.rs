@@ -4,6 +4,8 @@ use core::fmt;
 
 use keybound_json::JsonError;
 
+use crate::PointFault;
+
 /// Why a JWK was refused, or could not be used the way asked.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +47,8 @@ pub enum JwkError {
         /// The curve named.
         crv: &'static str,
     },
-    /// A member is not canonical unpadded base64url (RFC 7515 §2): alphabet, padding,
-    /// non-zero trailing bits, or JSON escapes in the text.
+    /// A member is not canonical unpadded base64url (RFC 7515 §2) once its JSON escapes are
+    /// decoded: alphabet, padding, or non-zero trailing bits.
     Base64 {
         /// Member name.
         member: &'static str,
@@ -81,7 +83,21 @@ pub enum JwkError {
         /// Key type of this JWK.
         found: &'static str,
     },
-    /// The cryptography library refused the key material (point not on the curve, weak key, ...).
+    /// The key's public value is not a usable point: not canonical, not on the curve, or
+    /// (Ed25519) of small order (SEC 1 §3.2.2.1; RFC 8032 §5.1.3); see [`Jwk::check_key`].
+    ///
+    /// [`Jwk::check_key`]: crate::Jwk::check_key
+    InvalidPoint {
+        /// The curve (`P-256`, `P-384`, `P-521`, `Ed25519`).
+        crv: &'static str,
+        /// The member at fault: the coordinate out of range, `y` for an EC point off the
+        /// curve, `x` for Ed25519.
+        member: &'static str,
+        /// What is wrong.
+        fault: PointFault,
+    },
+    /// The cryptography library refused the key material for a reason of its own (e.g. the
+    /// `rsa` crate's size limits); faults of the point itself are `InvalidPoint`.
     InvalidKey,
     /// The buffer given to [`B64::decode_into`](crate::B64::decode_into) is too short.
     BufferTooSmall {
@@ -152,6 +168,9 @@ impl fmt::Display for JwkError {
             }
             Self::WrongKeyType { expected, found } => {
                 write!(f, "JWK is a {found} key, a {expected} key is needed")
+            }
+            Self::InvalidPoint { crv, member, fault } => {
+                write!(f, "JWK {crv} key member `{member}` {fault}")
             }
             Self::InvalidKey => f.write_str("JWK key material is not a valid public key"),
             Self::BufferTooSmall { needed } => {

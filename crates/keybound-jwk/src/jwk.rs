@@ -5,6 +5,7 @@ use core::fmt;
 use keybound_cnf::JwkThumbprint;
 use keybound_json::{Object, Str, Value};
 
+use crate::params::Piece;
 use crate::{B64, EcCurve, JwkError, MAX_RSA_MODULUS_BITS, OkpCurve, PublicParams};
 
 /// Members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1;
@@ -88,18 +89,21 @@ fn required<'a>(member: &'static str, value: Option<Value<'a>>) -> Result<Str<'a
         .ok_or_else(|| wrong_type(member, "string", value))
 }
 
-/// A base64url member: plain JSON text (escapes refused), canonical, bounded length.
+/// A base64url member: canonical after unescaping (RFC 8259 §7), bounded length.
 fn b64<'a>(member: &'static str, value: Option<Value<'a>>) -> Result<B64<'a>, JwkError> {
     let s = required(member, value)?;
-    let text = s.as_plain().ok_or(JwkError::Base64 { member })?;
-    if text.len() > MAX_B64_LEN {
+    let len = match s.as_plain() {
+        Some(text) => text.len(),
+        None => s.unescaped_len(),
+    };
+    if len > MAX_B64_LEN {
         return Err(JwkError::CoordinateLength {
             member,
             expected: MAX_RSA_MODULUS_BITS / 8,
-            actual: text.len() / 4 * 3,
+            actual: len / 4 * 3,
         });
     }
-    B64::new(text).ok_or(JwkError::Base64 { member })
+    B64::from_json(s).ok_or(JwkError::Base64 { member })
 }
 
 fn fixed_len<'a>(
@@ -294,19 +298,26 @@ impl<'a> Jwk<'a> {
         }
     }
 
-    /// Writes the RFC 7638 §3.2 canonical JSON that the thumbprint hashes.
+    /// Writes the RFC 7638 §3.2 canonical JSON that the thumbprint hashes (member values
+    /// unescaped, §3.3).
     pub fn write_thumbprint_input(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        self.params
-            .canonical_pieces()
-            .iter()
-            .try_for_each(|p| out.write_str(p))
+        let (pieces, count) = self.params.canonical_pieces();
+        pieces.iter().take(count).try_for_each(|p| match p {
+            Piece::Text(t) => out.write_str(t),
+            Piece::Value(v) => write!(out, "{v}"),
+        })
     }
 
-    /// The RFC 7638 thumbprint under digest `D` (§3.1), hashed incrementally without a heap.
+    /// The RFC 7638 thumbprint under digest `D` (§3.1), hashed incrementally without a heap,
+    /// over the unescaped member values (§3.3).
     pub fn thumbprint_with<D: digest::Digest>(&self) -> digest::Output<D> {
         let mut d = D::new();
-        for piece in self.params.canonical_pieces() {
-            d.update(piece.as_bytes());
+        let (pieces, count) = self.params.canonical_pieces();
+        for piece in pieces.iter().take(count) {
+            match piece {
+                Piece::Text(t) => d.update(t.as_bytes()),
+                Piece::Value(v) => v.for_each_chunk(|chunk| d.update(chunk)),
+            }
         }
         d.finalize()
     }

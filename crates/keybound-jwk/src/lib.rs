@@ -19,6 +19,7 @@ mod convert;
 mod error;
 mod jwk;
 mod params;
+mod point;
 pub mod uri;
 
 pub use b64::{B64, is_canonical_b64url};
@@ -27,3 +28,4 @@ pub use jwk::{Jwk, PRIVATE_MEMBERS};
 pub use keybound_cnf::{self, JwkThumbprint};
 pub use keybound_json;
 pub use params::{EcCurve, MAX_RSA_MODULUS_BITS, OkpCurve, PublicParams};
+pub use point::{PointFault, ed25519_decompresses};

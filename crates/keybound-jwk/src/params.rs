@@ -157,37 +157,59 @@ impl<'a> PublicParams<'a> {
         }
     }
 
-    /// The RFC 7638 §3.2 canonical JSON of these parameters, as pieces to concatenate:
-    /// required members only, in lexicographic order, no whitespace.
-    pub(crate) fn canonical_pieces(&self) -> [&'a str; 7] {
+    /// The RFC 7638 §3.2 canonical JSON of these parameters, as pieces to concatenate (the
+    /// first `count`): required members only, in lexicographic order, no whitespace. Fixed
+    /// text is merged into as few pieces as possible: each is one digest update.
+    pub(crate) fn canonical_pieces(&self) -> ([Piece<'a>; 5], usize) {
+        use Piece::{Text, Value};
+        macro_rules! head {
+            ($crv:literal, $kty:literal) => {
+                concat!(r#"{"crv":""#, $crv, r#"","kty":""#, $kty, r#"","x":""#)
+            };
+        }
         match *self {
-            Self::Ec { crv, x, y } => [
-                "{\"crv\":\"",
-                crv.name(),
-                "\",\"kty\":\"EC\",\"x\":\"",
-                x.as_str(),
-                "\",\"y\":\"",
-                y.as_str(),
-                "\"}",
-            ],
-            Self::Rsa { n, e } => [
-                "{\"e\":\"",
-                e.as_str(),
-                "\",\"kty\":\"RSA\",\"n\":\"",
-                n.as_str(),
-                "\"}",
-                "",
-                "",
-            ],
-            Self::Okp { crv, x } => [
-                "{\"crv\":\"",
-                crv.name(),
-                "\",\"kty\":\"OKP\",\"x\":\"",
-                x.as_str(),
-                "\"}",
-                "",
-                "",
-            ],
+            Self::Ec { crv, x, y } => {
+                let head = match crv {
+                    EcCurve::P256 => head!("P-256", "EC"),
+                    EcCurve::P384 => head!("P-384", "EC"),
+                    EcCurve::P521 => head!("P-521", "EC"),
+                };
+                let mid = r#"","y":""#;
+                (
+                    [Text(head), Value(x), Text(mid), Value(y), Text(r#""}"#)],
+                    5,
+                )
+            }
+            Self::Rsa { n, e } => {
+                let mid = r#"","kty":"RSA","n":""#;
+                (
+                    [
+                        Text(r#"{"e":""#),
+                        Value(e),
+                        Text(mid),
+                        Value(n),
+                        Text(r#""}"#),
+                    ],
+                    5,
+                )
+            }
+            Self::Okp { crv, x } => {
+                let head = match crv {
+                    OkpCurve::Ed25519 => head!("Ed25519", "OKP"),
+                    OkpCurve::Ed448 => head!("Ed448", "OKP"),
+                    OkpCurve::X25519 => head!("X25519", "OKP"),
+                    OkpCurve::X448 => head!("X448", "OKP"),
+                };
+                ([Text(head), Value(x), Text(r#""}"#), Text(""), Text("")], 3)
+            }
         }
     }
+}
+
+/// A piece of the RFC 7638 canonical JSON: fixed text, or a member value (unescaped when it
+/// was written with JSON escapes; base64url never needs escaping in the output).
+#[derive(Clone, Copy)]
+pub(crate) enum Piece<'a> {
+    Text(&'static str),
+    Value(B64<'a>),
 }

@@ -9,7 +9,7 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use keybound_jwk::keybound_json::{JsonError, Limits, Object};
-use keybound_jwk::{B64, Jwk, JwkError, OkpCurve, PublicParams, uri};
+use keybound_jwk::{B64, Jwk, JwkError, OkpCurve, PointFault, PublicParams, uri};
 
 // RFC 9449 example key (P-256).
 const X: &str = "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs";
@@ -376,11 +376,11 @@ fn rejects_standard_alphabet_whitespace_and_bad_lengths() {
 }
 
 #[test]
-fn rejects_json_escapes_inside_base64url_members() {
-    // RFC 7638 §3.3 hashes the unescaped value, but no base64url text needs an escape; the
-    // zero-copy model refuses them rather than hash something other than what was written.
-    let escaped = format!("\\u006c{}", &X[1..]);
-    assert_eq!(err(&ec(&escaped, Y)), JwkError::Base64 { member: "x" });
+fn rejects_base64url_members_that_are_not_base64url_after_unescaping() {
+    // `\/` and `\u002f` unescape to `/`, outside the base64url alphabet (RFC 4648 §5).
+    for escaped in [format!("\\/{}", &X[1..]), format!("\\u002f{}", &X[1..])] {
+        assert_eq!(err(&ec(&escaped, Y)), JwkError::Base64 { member: "x" });
+    }
 }
 
 // --- RSA integers --------------------------------------------------------------------------
@@ -578,16 +578,20 @@ fn refuses_private_rsa_key_and_names_the_first_private_member() {
 
 // --- conversions ---------------------------------------------------------------------------
 
-#[cfg(feature = "p256")]
 #[test]
 fn refuses_point_not_on_the_curve() {
     let mut y = Base64UrlUnpadded::decode_vec(Y).unwrap();
     y[31] ^= 1;
     let t = ec(X, &b64(&y));
-    assert_eq!(
-        Jwk::parse(t.as_bytes()).unwrap().to_p256().unwrap_err(),
-        JwkError::InvalidKey
-    );
+    let off_curve = JwkError::InvalidPoint {
+        crv: "P-256",
+        member: "y",
+        fault: PointFault::NotOnCurve,
+    };
+    let jwk = Jwk::parse(t.as_bytes()).unwrap();
+    assert_eq!(jwk.check_key(), Err(off_curve));
+    #[cfg(feature = "p256")]
+    assert_eq!(jwk.to_p256().unwrap_err(), off_curve);
 }
 
 #[cfg(all(
@@ -660,20 +664,25 @@ fn to_rsa_applies_the_rsa_crate_size_floor() {
     assert_eq!(jwk.to_rsa().unwrap_err(), JwkError::InvalidKey);
 }
 
-#[cfg(feature = "ed25519")]
 #[test]
 fn refuses_small_order_ed25519_key() {
-    // The identity point (y = 1) has order 1.
+    // The identity point (y = 1) has order 1: R = identity, S = 0 verifies every message.
     let mut identity = [0u8; 32];
     identity[0] = 1;
     let t = format!(
         r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
         b64(&identity)
     );
-    assert_eq!(
-        Jwk::parse(t.as_bytes()).unwrap().to_ed25519().unwrap_err(),
-        JwkError::InvalidKey
-    );
+    let weak = JwkError::InvalidPoint {
+        crv: "Ed25519",
+        member: "x",
+        fault: PointFault::SmallOrder { order: 1 },
+    };
+    let jwk = Jwk::parse(t.as_bytes()).unwrap();
+    assert_eq!(jwk.check_key(), Err(weak));
+    assert_eq!(jwk.check_key_without_decompression(), Err(weak));
+    #[cfg(feature = "ed25519")]
+    assert_eq!(jwk.to_ed25519().unwrap_err(), weak);
 }
 
 // --- B64 and URIs --------------------------------------------------------------------------

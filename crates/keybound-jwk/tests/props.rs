@@ -1,5 +1,5 @@
 //! Property tests: the RFC 7638 thumbprint ignores member order, whitespace, escapes in names
-//! and extra members; parsing never panics.
+//! and in values, and extra members; parsing never panics.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -70,6 +70,20 @@ fn name(n: &str, escape: bool) -> String {
     }
 }
 
+/// Writes a member value, each character plain or as `\u00xx` / `\u00XX` by `styles` (cycled).
+fn value(v: &str, styles: &[u8]) -> String {
+    let body: String = v
+        .chars()
+        .zip(styles.iter().cycle())
+        .map(|(c, style)| match style % 4 {
+            1 => format!("\\u{:04x}", c as u32),
+            2 => format!("\\u{:04X}", c as u32),
+            _ => c.to_string(),
+        })
+        .collect();
+    format!("\"{body}\"")
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
@@ -80,11 +94,12 @@ proptest! {
         order in any::<prop::sample::Index>(),
         seps in prop::collection::vec(ws(), 64),
         escapes in prop::collection::vec(any::<bool>(), 16),
+        value_styles in prop::collection::vec(any::<u8>(), 1..48),
     ) {
         let (required, expected) = &keys()[which];
         let mut members: Vec<(String, String)> = required
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), format!("\"{v}\"")))
+            .map(|(k, v)| ((*k).to_owned(), value(v, &value_styles)))
             .chain(extras.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
             .collect();
         // A random permutation, from one random index (Lehmer-style).
@@ -105,13 +120,19 @@ proptest! {
         text.push_str(s.next().unwrap());
         let jwk = Jwk::parse(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
         prop_assert_eq!(jwk.thumbprint().to_string(), *expected);
+        let plain: Vec<String> = required.iter().map(|(k, v)| format!("\"{k}\":\"{v}\"")).collect();
+        let plain = format!("{{{}}}", plain.join(","));
+        prop_assert!(jwk == Jwk::parse(plain.as_bytes()).unwrap(), "{}", text);
+        let mut canonical = String::new();
+        jwk.write_thumbprint_input(&mut canonical).unwrap();
+        prop_assert!(!canonical.contains('\\'), "{}", canonical);
         prop_assert_eq!(jwk.is_private(), extras.iter().any(|(k, _)| *k == "d"));
     }
 
     #[test]
     fn parse_never_panics_on_bytes(input in prop::collection::vec(any::<u8>(), 0..300)) {
         if let Ok(jwk) = Jwk::parse(&input) {
-            let _ = (jwk.thumbprint(), jwk.rsa_modulus_bits(), jwk.require_public());
+            let _ = (jwk.thumbprint(), jwk.rsa_modulus_bits(), jwk.require_public(), jwk.check_key());
         }
     }
 
@@ -130,6 +151,10 @@ proptest! {
         }
         if let Ok(jwk) = Jwk::parse(&text) {
             let _ = (jwk.thumbprint(), jwk.rsa_modulus_bits());
+            // The cheap layer's refusals are the full check's too.
+            if let Err(e) = jwk.check_key_without_decompression() {
+                prop_assert_eq!(jwk.check_key(), Err(e));
+            }
             #[cfg(feature = "p256")]
             let _ = jwk.to_p256();
             #[cfg(feature = "rsa")]

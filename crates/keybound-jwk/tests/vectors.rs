@@ -7,7 +7,9 @@
     missing_docs
 )]
 
-use keybound_jwk::{EcCurve, Jwk, JwkError, JwkThumbprint, OkpCurve, PublicParams, uri};
+use keybound_jwk::{
+    EcCurve, Jwk, JwkError, JwkThumbprint, OkpCurve, PointFault, PublicParams, uri,
+};
 use serde_json::Value as J;
 
 fn vector(name: &str) -> J {
@@ -140,7 +142,7 @@ fn rfc9278_thumbprint_uri() {
 ///
 /// The rest agree: `oct` keys are refused, `e = 1` is refused, coordinates of the wrong
 /// size for the curve are refused, an RSA `kty` with EC members lacks `n`, and a point
-/// off the curve is refused when converted.
+/// off the curve is refused by `check_key` (and so when converted).
 #[test]
 fn wycheproof_json_web_key_public_key_parsing() {
     let v = vector("wycheproof/json_web_key_test.json");
@@ -177,9 +179,14 @@ fn wycheproof_json_web_key_public_key_parsing() {
                 }
                 ("invalid_point", _) => {
                     let jwk = got.unwrap();
+                    let off_curve = JwkError::InvalidPoint {
+                        crv: "P-256",
+                        member: "y",
+                        fault: PointFault::NotOnCurve,
+                    };
+                    assert_eq!(jwk.check_key(), Err(off_curve));
                     #[cfg(feature = "p256")]
-                    assert_eq!(jwk.to_p256().unwrap_err(), JwkError::InvalidKey);
-                    let _ = jwk;
+                    assert_eq!(jwk.to_p256().unwrap_err(), off_curve);
                 }
                 _ => {
                     let jwk = got.unwrap_or_else(|e| panic!("{comment}: {e}"));
@@ -197,6 +204,7 @@ fn wycheproof_json_web_key_public_key_parsing() {
                     if kty == "RSA" {
                         assert!(jwk.to_rsa().is_ok(), "{comment}");
                     }
+                    assert_eq!(jwk.check_key(), Ok(()), "{comment}");
                     #[cfg(feature = "p256")]
                     if kty == "EC" {
                         assert!(jwk.to_p256().is_ok(), "{comment}");
@@ -214,4 +222,43 @@ fn wycheproof_json_web_key_public_key_parsing() {
         }
     }
     assert_eq!(checked, 39, "every key of the suite is checked");
+}
+
+/// RFC 7638 §3.2/§3.3 canonical JSON for every curve and key type: the required members in
+/// lexicographic order, no whitespace, and the thumbprint is SHA-256 of exactly that text.
+#[test]
+fn canonical_json_of_every_key_type_follows_rfc7638() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use sha2::{Digest, Sha256};
+    let b = |len: usize| Base64UrlUnpadded::encode_string(&vec![3u8; len]);
+    let mut cases = Vec::new();
+    for (crv, len) in [("P-256", 32), ("P-384", 48), ("P-521", 66)] {
+        let (x, y) = (b(len), b(len));
+        cases.push((
+            format!(r#"{{"y":"{y}","x":"{x}","kty":"EC","crv":"{crv}","kid":"k"}}"#),
+            format!(r#"{{"crv":"{crv}","kty":"EC","x":"{x}","y":"{y}"}}"#),
+        ));
+    }
+    for (crv, len) in [("Ed25519", 32), ("Ed448", 57), ("X25519", 32), ("X448", 56)] {
+        let x = b(len);
+        cases.push((
+            format!(r#"{{"x":"{x}","crv":"{crv}","kty":"OKP","use":"sig"}}"#),
+            format!(r#"{{"crv":"{crv}","kty":"OKP","x":"{x}"}}"#),
+        ));
+    }
+    cases.push((
+        r#"{"n":"AQAAAAAAAAAAAAAAAAAAAQ","kty":"RSA","e":"AQAB"}"#.to_owned(),
+        r#"{"e":"AQAB","kty":"RSA","n":"AQAAAAAAAAAAAAAAAAAAAQ"}"#.to_owned(),
+    ));
+    for (input, expected) in cases {
+        let jwk = Jwk::parse(input.as_bytes()).unwrap();
+        let mut canonical = String::new();
+        jwk.write_thumbprint_input(&mut canonical).unwrap();
+        assert_eq!(canonical, expected);
+        assert_eq!(
+            jwk.thumbprint().as_bytes()[..],
+            Sha256::digest(expected.as_bytes())[..],
+            "{expected}"
+        );
+    }
 }
