@@ -745,6 +745,42 @@ fn reason_typ_alg_jwk_from_header() {
     }
 }
 
+#[test]
+fn rejects_forged_small_order_ed25519_proof_with_reason_jwk() {
+    // The identity point as the key, R = identity and S = 0 as the signature: it would verify
+    // any message on a backend that accepts small-order keys (issue 12 item 1).
+    let mut x = [0u8; 32];
+    x[0] = 1;
+    let header = format!(
+        r#"{{"typ":"dpop+jwt","alg":"EdDSA","jwk":{{"kty":"OKP","crv":"Ed25519","x":"{}"}}}}"#,
+        b64url(&x)
+    );
+    let proof = fig2_with_header(&header);
+    let (rest, _) = proof.rsplit_once('.').unwrap();
+    let mut sig = [0u8; 64];
+    sig[0] = 1;
+    let forged = format!("{rest}.{}", b64url(&sig));
+    let v = rejected(
+        &verify_fig2(&["--now", FIG2_NOW], &forged),
+        "invalid_dpop_proof",
+        "jwk",
+    );
+    let detail = v["detail"].as_str().unwrap();
+    assert!(detail.contains("small order"), "{detail}");
+}
+
+#[test]
+fn unsigned_proof_with_alg_none_and_empty_signature_is_reason_alg() {
+    let jwk = r#"{"kty":"EC","x":"l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs","y":"9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA","crv":"P-256"}"#;
+    let proof = fig2_with_header(&format!(r#"{{"typ":"dpop+jwt","alg":"none","jwk":{jwk}}}"#));
+    let (rest, _) = proof.rsplit_once('.').unwrap();
+    rejected(
+        &verify_fig2(&["--now", FIG2_NOW], &format!("{rest}.")),
+        "invalid_dpop_proof",
+        "alg",
+    );
+}
+
 // ------------------------------------------------------------------------------------
 // dpop verify: usage errors
 

@@ -455,6 +455,63 @@ fn rejects_jwk_whose_own_alg_use_or_key_ops_refuse_the_proof_alg_and_names_the_m
     );
 }
 
+/// A proof "signed" by the Ed25519 identity key with R = identity, S = 0: on a backend that
+/// does not refuse small-order keys it verifies for every message, so anyone could mint
+/// proofs for that `jkt` (issue 12 item 1).
+fn forged_identity_key_proof() -> String {
+    let mut x = [0u8; 32];
+    x[0] = 1;
+    let h = format!(
+        r#"{{"typ":"dpop+jwt","alg":"EdDSA","jwk":{{"kty":"OKP","crv":"Ed25519","x":"{}"}}}}"#,
+        b64(&x)
+    );
+    let mut sig = [0u8; 64];
+    sig[0] = 1;
+    format!(
+        "{}.{}.{}",
+        b64(h.as_bytes()),
+        b64(payload(NOW).as_bytes()),
+        b64(&sig)
+    )
+}
+
+#[test]
+fn rejects_the_forged_small_order_ed25519_proof_on_every_backend() {
+    let forged = forged_identity_key_proof();
+    let req = Request::new(HTM, HTU);
+    let mut verdicts = vec![check_proof(
+        &forged,
+        &req,
+        &Policy::new(),
+        &RustCryptoVerifier,
+        NOW,
+    )];
+    #[cfg(feature = "ring")]
+    verdicts.push(check_proof(
+        &forged,
+        &req,
+        &Policy::fapi2(),
+        &RingVerifier,
+        NOW,
+    ));
+    #[cfg(feature = "aws-lc-rs")]
+    verdicts.push(check_proof(
+        &forged,
+        &req,
+        &Policy::new(),
+        &AwsLcVerifier,
+        NOW,
+    ));
+    for got in verdicts {
+        let err = got.unwrap_err();
+        assert_eq!(err, DpopError::UnusableKey, "{err:?}");
+        assert_eq!(
+            (err.reason().as_str(), err.wire_error()),
+            ("jwk", "invalid_dpop_proof")
+        );
+    }
+}
+
 #[test]
 fn rejects_rsa_key_under_2048_bits_and_exponent_one() {
     let mut n = vec![0xffu8; 128];

@@ -28,6 +28,12 @@ macro_rules! ring_api_verifier {
                 Algorithm::ALL.contains(&alg)
             }
 
+            /// The library only fails the signature for a bad key, so keybound-jwk's full
+            /// checks run first (the same `jwk` verdict as the other backends).
+            fn checks_keys(&self) -> bool {
+                true
+            }
+
             fn verify(
                 &self,
                 alg: Algorithm,
@@ -35,6 +41,7 @@ macro_rules! ring_api_verifier {
                 msg: &[u8],
                 sig: &[u8],
             ) -> Result<(), VerifyError> {
+                key.check_key().map_err(|_| VerifyError::InvalidKey)?;
                 match (alg, key.params()) {
                     (Algorithm::Es256 | Algorithm::Es384, PublicParams::Ec { crv, x, y }) => {
                         let (alg_def, len): (&'static $krate::signature::EcdsaVerificationAlgorithm, usize) =

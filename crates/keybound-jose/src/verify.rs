@@ -40,9 +40,25 @@ impl core::error::Error for VerifyError {}
 ///
 /// `msg` is the received `BASE64URL(header) || '.' || BASE64URL(payload)` bytes; `sig` the
 /// decoded signature (JWS form: ECDSA `r‖s`, never DER).
+///
+/// # Key validity
+///
+/// A key that is not a valid point (EC off the curve or with a coordinate ≥ p; Ed25519
+/// non-canonical, of small order, or not decompressing) must be refused with
+/// [`VerifyError::InvalidKey`] on every backend: a small-order Ed25519 key lets one signature
+/// verify every message. [`verify_signature`] runs keybound-jwk's checks
+/// ([`Jwk::check_key_without_decompression`]) before calling a verifier unless the verifier
+/// says, through [`SignatureVerifier::checks_keys`], that it validates keys itself (the
+/// provided backends do, each as cheaply as its library allows).
 pub trait SignatureVerifier {
     /// Whether `alg` can be verified (drives `dpop_signing_alg_values_supported`).
     fn supports(&self, alg: Algorithm) -> bool;
+
+    /// Whether [`SignatureVerifier::verify`] refuses every invalid key point itself (see
+    /// "Key validity"). `false` (the default) makes [`verify_signature`] check the key first.
+    fn checks_keys(&self) -> bool {
+        false
+    }
 
     /// Verifies `sig` over `msg` with `key` under `alg`.
     fn verify(
@@ -57,6 +73,9 @@ pub trait SignatureVerifier {
 impl<T: SignatureVerifier + ?Sized> SignatureVerifier for &T {
     fn supports(&self, alg: Algorithm) -> bool {
         (**self).supports(alg)
+    }
+    fn checks_keys(&self) -> bool {
+        (**self).checks_keys()
     }
     fn verify(
         &self,
@@ -74,6 +93,9 @@ impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::boxed::Box<T> {
     fn supports(&self, alg: Algorithm) -> bool {
         (**self).supports(alg)
     }
+    fn checks_keys(&self) -> bool {
+        (**self).checks_keys()
+    }
     fn verify(
         &self,
         alg: Algorithm,
@@ -89,6 +111,9 @@ impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::boxed::Box<T> {
 impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::sync::Arc<T> {
     fn supports(&self, alg: Algorithm) -> bool {
         (**self).supports(alg)
+    }
+    fn checks_keys(&self) -> bool {
+        (**self).checks_keys()
     }
     fn verify(
         &self,
@@ -108,6 +133,12 @@ impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::sync::Arc<T> {
 pub struct RustCryptoVerifier;
 
 impl SignatureVerifier for RustCryptoVerifier {
+    /// The `to_p256`/`to_p384`/`to_ed25519` conversions run keybound-jwk's cheap checks, and
+    /// the RustCrypto key types check the curve equation and decompress.
+    fn checks_keys(&self) -> bool {
+        true
+    }
+
     fn supports(&self, alg: Algorithm) -> bool {
         match alg {
             Algorithm::Es256 => cfg!(feature = "p256"),
@@ -236,6 +267,10 @@ pub fn verify_signature<V: SignatureVerifier + ?Sized>(
             expected,
             actual: sig.len(),
         });
+    }
+    if !verifier.checks_keys() {
+        key.check_key_without_decompression()
+            .map_err(JoseError::InvalidJwk)?;
     }
     verifier.verify(alg, key, msg, sig).map_err(|e| match e {
         VerifyError::UnsupportedAlgorithm => JoseError::AlgNotAllowed { alg },

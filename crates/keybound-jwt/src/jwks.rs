@@ -148,6 +148,9 @@ impl Jwks {
         if jwk.is_private() {
             return Err(JwksError::PrivateKey { index });
         }
+        // Weak or invalid points are refused as for proofs (small-order Ed25519, off-curve EC).
+        jwk.check_key()
+            .map_err(|error| JwksError::Key { index, error })?;
         let [kid, key_use, key_ops, key_alg] = obj.pick(["kid", "use", "key_ops", "alg"]);
         let kid = match kid {
             None => None,

@@ -323,6 +323,46 @@ fn key_over_its_replay_quota_is_429_and_other_keys_are_served() {
 }
 
 #[test]
+fn rejects_a_proof_forged_with_the_small_order_ed25519_identity_key() {
+    // Issue 12 item 1: with the identity point as the key, R = identity and S = 0 would verify
+    // every message on a backend that accepts small-order keys; a token bound to that jkt would
+    // be a bearer token. The default verifier (and every other) refuses the key.
+    use base64ct::{Base64UrlUnpadded, Encoding as _};
+    let mut x = [0u8; 32];
+    x[0] = 1;
+    let jwk = format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
+        Base64UrlUnpadded::encode_string(&x)
+    );
+    let jkt = keybound::jwk::Jwk::parse(jwk.as_bytes())
+        .unwrap()
+        .thumbprint();
+    let header = format!(r#"{{"typ":"dpop+jwt","alg":"EdDSA","jwk":{jwk}}}"#);
+    let claims = format!(
+        r#"{{"jti":"forged-1","htm":"GET","htu":"{URI}","iat":{NOW},"ath":"{}"}}"#,
+        keybound::dpop::ath_string(TOKEN)
+    );
+    let mut sig = [0u8; 64];
+    sig[0] = 1;
+    let forged = format!(
+        "{}.{}.{}",
+        Base64UrlUnpadded::encode_string(header.as_bytes()),
+        Base64UrlUnpadded::encode_string(claims.as_bytes()),
+        Base64UrlUnpadded::encode_string(&sig)
+    );
+    let rej = verify(
+        &server(),
+        &[&dpop_auth(TOKEN)],
+        &[&forged],
+        None,
+        &Confirmation::from_jkt(jkt),
+    )
+    .unwrap_err();
+    assert_eq!((rej.status(), rej.reason()), (401, "jwk"));
+    assert_eq!(rej.error(), Some("invalid_dpop_proof"));
+}
+
+#[test]
 fn rejects_proof_for_another_uri_or_method() {
     let rs = server();
     let k = key(Algorithm::Es256);

@@ -409,6 +409,19 @@ fn detail(c: &Check<'_>, err: &DpopError) -> String {
                 .unwrap_or_else(|| "?".to_owned()),
             quoted(c.nonce.unwrap_or_default())
         ),
+        DpopError::UnusableKey => {
+            let why = header
+                .and_then(|h| h.get("jwk"))
+                .and_then(|v| v.as_object())
+                .and_then(|o| keybound::jwk::Jwk::from_object(o).ok())
+                .and_then(|j| j.check_key().err());
+            match why {
+                Some(e) => format!(
+                    "jwk header is not a usable public key: {e} (a weak or invalid key would let anyone forge proofs)"
+                ),
+                None => err.to_string(),
+            }
+        }
         DpopError::KeyBindingMismatch => {
             let got = header
                 .and_then(|h| h.get("jwk"))
