@@ -88,7 +88,7 @@ fn print_help() {
          fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)\n\
          interop [--no-install]  keybound against npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx\n\
          bench [BENCH..] [--no-doc]  quick criterion run; medians + ratios to docs/performance.md\n\
-         size [--no-doc]         code size of the ES256-only no_std verifier ({NOSTD_TARGET}, budget 150 KiB)"
+         size [--no-doc]         code size of the ES256-only no_std verifier ({NOSTD_TARGET}, budget 64 KiB)"
     );
 }
 

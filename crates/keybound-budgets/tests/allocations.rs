@@ -341,6 +341,23 @@ fn es256_validation_with_aws_lc_stays_within_its_ceiling() {
     );
 }
 
+/// A prepared-key cache hit adds no allocation: with RustCrypto, a cached ES256 or EdDSA key
+/// validates within the same budget as without the cache (the owned `jti` only).
+#[test]
+fn prepared_key_cache_hits_allocate_nothing_of_their_own() {
+    use keybound_dpop::jose::CachedVerifier;
+    for alg in [Algorithm::Es256, Algorithm::EdDsa] {
+        let cached = CachedVerifier::new(RustCryptoVerifier);
+        let (check, commit, full) = alg_validation_allocs(alg, &cached);
+        eprintln!("{alg} cached RustCrypto: check {check:?}, commit {commit:?}, full {full:?}");
+        assert!(cached.stats().hits >= 2, "{:?}", cached.stats());
+        assert!(
+            full.count <= VALIDATION_BUDGET.count && full.bytes <= VALIDATION_BUDGET.bytes,
+            "{alg} cached: {full:?}"
+        );
+    }
+}
+
 /// EdDSA stays within the ES256 budget with RustCrypto and *ring* (aws-lc: asserted at the
 /// measured 5). PS256 adds the RSA backends' own allocations: *ring* builds its public-key
 /// modulus on the heap (asserted at the measured 6), AWS-LC its `RSA`/`BIGNUM`s and digest

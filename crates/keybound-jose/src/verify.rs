@@ -126,101 +126,37 @@ impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::sync::Arc<T> {
     }
 }
 
-/// Pure-Rust verifier from the RustCrypto crates; each algorithm behind its feature
-/// (`p256` → ES256, `p384` → ES384, `rsa` → PS256, `rs256` → RS256, `ed25519` → EdDSA/Ed25519).
-/// `no_std`; the embedded default.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RustCryptoVerifier;
+/// A verifier that can import a key once ("prepare" it: every key check, decoding, the
+/// backend's own parsing and precomputation) and then verify many signatures with it.
+///
+/// [`SignatureVerifier::verify`] of such a backend is `prepare` followed by `verify_prepared`;
+/// [`crate::CachedVerifier`] keeps prepared keys so the same client key is imported once.
+/// `prepare` must refuse every key [`SignatureVerifier::verify`] refuses, with the same error.
+pub trait PrepareKey: SignatureVerifier {
+    /// The backend's prepared key for one algorithm.
+    type Prepared: Send + Sync;
 
-impl SignatureVerifier for RustCryptoVerifier {
-    /// The `to_p256`/`to_p384`/`to_ed25519` conversions run keybound-jwk's cheap checks, and
-    /// the RustCrypto key types check the curve equation and decompress.
-    fn checks_keys(&self) -> bool {
-        true
-    }
+    /// Checks and imports `key` for `alg` ([`VerifyError::InvalidKey`] for an unusable key,
+    /// [`VerifyError::UnsupportedAlgorithm`] when this backend cannot verify `alg`).
+    fn prepare(&self, alg: Algorithm, key: &Jwk<'_>) -> Result<Self::Prepared, VerifyError>;
 
-    fn supports(&self, alg: Algorithm) -> bool {
-        match alg {
-            Algorithm::Es256 => cfg!(feature = "p256"),
-            Algorithm::Es384 => cfg!(feature = "p384"),
-            Algorithm::Ps256 => cfg!(feature = "rsa"),
-            Algorithm::Rs256 => cfg!(feature = "rs256"),
-            Algorithm::EdDsa | Algorithm::Ed25519 => cfg!(feature = "ed25519"),
-        }
-    }
-
-    #[allow(unused_variables, reason = "every algorithm may be compiled out")]
-    fn verify(
+    /// Verifies `sig` over `msg` with a prepared key (its algorithm is the one it was
+    /// prepared for).
+    fn verify_prepared(
         &self,
-        alg: Algorithm,
-        key: &Jwk<'_>,
+        key: &Self::Prepared,
         msg: &[u8],
         sig: &[u8],
-    ) -> Result<(), VerifyError> {
-        match alg {
-            #[cfg(feature = "p256")]
-            Algorithm::Es256 => {
-                use p256::ecdsa::signature::Verifier as _;
-                let vk = key.to_p256().map_err(|_| VerifyError::InvalidKey)?;
-                let sig = p256::ecdsa::Signature::from_slice(sig)
-                    .map_err(|_| VerifyError::BadSignature)?;
-                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
-            }
-            #[cfg(feature = "p384")]
-            Algorithm::Es384 => {
-                use p384::ecdsa::signature::Verifier as _;
-                let vk = key.to_p384().map_err(|_| VerifyError::InvalidKey)?;
-                let sig = p384::ecdsa::Signature::from_slice(sig)
-                    .map_err(|_| VerifyError::BadSignature)?;
-                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
-            }
-            #[cfg(feature = "rsa")]
-            Algorithm::Ps256 => {
-                use rsa::signature::Verifier as _;
-                let pk = key.to_rsa().map_err(|_| VerifyError::InvalidKey)?;
-                let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new(pk);
-                let sig =
-                    rsa::pss::Signature::try_from(sig).map_err(|_| VerifyError::BadSignature)?;
-                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
-            }
-            #[cfg(feature = "rs256")]
-            Algorithm::Rs256 => {
-                use rsa::signature::Verifier as _;
-                let pk = key.to_rsa().map_err(|_| VerifyError::InvalidKey)?;
-                let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk);
-                let sig = rsa::pkcs1v15::Signature::try_from(sig)
-                    .map_err(|_| VerifyError::BadSignature)?;
-                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
-            }
-            #[cfg(feature = "ed25519")]
-            Algorithm::EdDsa | Algorithm::Ed25519 => {
-                use ed25519_dalek::Verifier as _;
-                let vk = key.to_ed25519().map_err(|_| VerifyError::InvalidKey)?;
-                let sig = ed25519_dalek::Signature::from_slice(sig)
-                    .map_err(|_| VerifyError::BadSignature)?;
-                vk.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
-            }
-            #[allow(
-                unreachable_patterns,
-                reason = "reachable when a backend feature is off"
-            )]
-            _ => Err(VerifyError::UnsupportedAlgorithm),
-        }
-    }
+    ) -> Result<(), VerifyError>;
+
+    /// About how many bytes a prepared key occupies (inline and on the heap), for cache
+    /// bounds.
+    fn prepared_size(key: &Self::Prepared) -> usize;
 }
 
-/// The fastest verifier compiled in: aws-lc-rs with the `aws-lc-rs` feature, else *ring* with
-/// `ring`, else RustCrypto.
-#[cfg(feature = "aws-lc-rs")]
-pub type DefaultVerifier = crate::aws_lc_backend::AwsLcVerifier;
-/// The fastest verifier compiled in: aws-lc-rs with the `aws-lc-rs` feature, else *ring* with
-/// `ring`, else RustCrypto.
-#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
-pub type DefaultVerifier = crate::ring_backend::RingVerifier;
-/// The fastest verifier compiled in: aws-lc-rs with the `aws-lc-rs` feature, else *ring* with
-/// `ring`, else RustCrypto.
-#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
-pub type DefaultVerifier = RustCryptoVerifier;
+/// The fastest verifier compiled in, chosen per algorithm by measurement (see
+/// [`crate::FastestVerifier`]).
+pub type DefaultVerifier = crate::fastest::FastestVerifier;
 
 /// Accepts every signature. Compiled only under `cfg(fuzzing)` so fuzzers reach the checks
 /// after the signature; never present in normal builds.

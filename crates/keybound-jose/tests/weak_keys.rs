@@ -14,8 +14,11 @@ use keybound_jose::keybound_jwk::JwkError;
 use keybound_jose::*;
 
 fn verifiers() -> Vec<(&'static str, Box<dyn SignatureVerifier>)> {
-    let mut v: Vec<(&'static str, Box<dyn SignatureVerifier>)> =
-        vec![("rustcrypto", Box::new(RustCryptoVerifier))];
+    let mut v: Vec<(&'static str, Box<dyn SignatureVerifier>)> = vec![
+        ("rustcrypto", Box::new(RustCryptoVerifier)),
+        ("fastest", Box::new(FastestVerifier)),
+        ("cached", Box::new(CachedVerifier::new(FastestVerifier))),
+    ];
     #[cfg(feature = "ring")]
     v.push(("ring", Box::new(RingVerifier)));
     #[cfg(feature = "aws-lc-rs")]

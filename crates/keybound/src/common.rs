@@ -73,6 +73,21 @@ pub(crate) fn issue_nonce(policy: &Policy<'_>, now: u64) -> Option<String> {
     policy.nonce.map(|n| n.issue(now)).filter(|n| !n.is_empty())
 }
 
+/// A server's default verifier: the fastest backend per algorithm, behind the prepared-key
+/// cache with std (the same client keys sign many proofs).
+fn default_verifier<'a>() -> BoxedVerifier<'a> {
+    #[cfg(feature = "std")]
+    {
+        Box::new(keybound_jose::CachedVerifier::new(
+            DefaultVerifier::default(),
+        ))
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        Box::new(DefaultVerifier::default())
+    }
+}
+
 /// The DPoP side of a server's configuration, shared by [`crate::rs::RsConfig`] and
 /// [`crate::authz::AsConfig`]: policy numbers, replay store, nonce source, verifier, whether
 /// proofs are accepted at all, and the other URIs `htu` may name.
@@ -93,7 +108,7 @@ impl<'a> DpopSettings<'a> {
             policy: PolicyParams::from_policy(&Policy::new()),
             replay: Box::new(replay),
             nonce: None,
-            verifier: Box::new(DefaultVerifier::default()),
+            verifier: default_verifier(),
             accept: true,
             htu_aliases: &[],
         }
