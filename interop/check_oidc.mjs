@@ -37,40 +37,53 @@
 //
 // ---------------------------------------------------------------------------------------
 // Plug-in points for the flows that need the Rust client and resource server (issue 17).
-// Each needs only what WORKDIR/deployment.json holds; see docs/interop.md.
+// Everything they need is in WORKDIR/oidc/deployment.json (written by oidc/harness.mjs;
+// field names below). All URLs are https on 127.0.0.1 with a certificate from `ca`.
 //
-//  A. keybound client → oidc-provider → keybound RS. The Rust client (keybound-client, or
-//     `keybound fetch` for the RS leg) reads deployment.json: `token_endpoint`, `issuer`
-//     (the private_key_jwt `aud`), `clients.dpop.client_id`, `clients.dpop.client_auth_key`
-//     (private JWK, kid `kb-dpop-auth`, ES256), `clients.dpop.dpop_key` (a spare private
-//     DPoP JWK), `rs.resource` (send as `resource`, scope `api:read`), `ca` (trust anchor for
-//     every https URL here). It must retry once on the token endpoint's 400
-//     `use_dpop_nonce` (nonces are always required). For mTLS: `clients.mtls.client_id`,
-//     `clients.mtls.cert` / `cert_key` (client certificate A), no client assertion.
-//     Wire it as a `runRust(args)` call below that prints the token (or JSON) on stdout.
-//  B. keybound RS (`keybound serve` behind nginx auth_request). Pass `rsGate` to
-//     startDeployment: a function (deployment) → starts
-//        keybound serve --listen 127.0.0.1:PORT --public-origin <rs.origin>
-//          --issuer <issuer> --audience <rs.resource> --jwks <jwks_file>
-//          --require-nonce --trusted-proxy 127.0.0.1/32
-//     and resolves { upstream: 'http://127.0.0.1:PORT' }. nginx then serves
-//     `<rs.origin>/api/resource` behind `auth_request` (X-Original-Method/-URI,
-//     Authorization and DPoP as sent, X-SSL-Client-Escaped-Cert; DPoP-Nonce copied back on
-//     401; see harness.mjs nginxConf). The gate must answer 2xx/401/403 only: nginx turns
-//     any other status of an auth subrequest (400 included) into 500.
-//  C. stolen-token variants against that RS: `rsRequest()` below already builds the
-//     requests (DPoP token as Bearer, with a thief's key, replayed proof, proof for another
-//     URL, certificate-bound token with another/no certificate); call it with expected
-//     `401 <error>` outcomes once the gate exists.
-//  D. openid-client fetchProtectedResource → keybound RS requiring nonces: call
-//     `client.fetchProtectedResource(config, token, new URL(rs.origin + '/api/resource'),
-//     'GET', undefined, undefined, { DPoP })` with the config of flow 1; the recorded log
-//     then shows 401 use_dpop_nonce + DPoP-Nonce, the retry, and the 200.
-//  E. openid-client → a keybound AS (facade `authz`): a Rust token endpoint (binary with
-//     `--listen`, `--issuer`, printing `listening URL`) put behind a second nginx location
-//     or run with its own TLS; point `new client.Configuration({issuer, token_endpoint,
-//     pushed_authorization_request_endpoint, ...}, clientId, metadata, auth)` at it and
-//     reuse flows 1 and 4 unchanged (they take the server metadata as a parameter).
+//  A. keybound client → oidc-provider → keybound RS (DPoP). The Rust client needs:
+//     `token_endpoint`; client `clients.dpop.client_id` (`kb-dpop`) authenticating with
+//     private_key_jwt: key `clients.dpop.client_auth_key` (private JWK, `kid` kb-dpop-auth,
+//     ES256), assertion `iss` = `sub` = client_id, `aud` = `issuer` (a string: oidc-provider's
+//     FAPI 2.0 profile refuses anything else), `exp` ≤ 60 s ahead, a fresh `jti`; form
+//     parameters `grant_type=client_credentials`, `scope=api:read`, `resource=<rs.resource>`;
+//     a DPoP proof (its own key, or the spare `clients.dpop.dpop_key`); exactly one retry on
+//     400 `use_dpop_nonce` (nonces are always required here) with the `DPoP-Nonce` it got;
+//     `token_type` compared case-insensitively (oidc-provider sends "DPoP"). Then the RS leg:
+//     `keybound fetch --key <dpop key> --access-token <token> --cacert <ca> -i <RS url>`
+//     (one retry on 401 use_dpop_nonce). For mTLS: `clients.mtls.client_id` (`kb-mtls`),
+//     `clients.mtls.cert` / `cert_key` (certificate A, tls_client_auth, no assertion), token
+//     bound by `cnf."x5t#S256"`; the RS leg with `keybound fetch --cert A --cert-key A.key`.
+//     Wire it as a binary that prints the token endpoint's JSON on stdout, run with
+//     harness `run()`, and check its token with `tokenVerify()` + `kbThumbprint()` exactly as
+//     clientCredentialsDpop() does for openid-client's.
+//  B. keybound RS = `keybound serve` behind nginx auth_request. In main(), `rsUpstreams`
+//     already starts keybound-interop-rs behind nginx's `/proxy/`; add, in the same hook:
+//        const port = await freePort();
+//        startProcess(KEYBOUND, ['serve', '--listen', `127.0.0.1:${port}`,
+//          '--public-origin', dep.rs.origin, '--issuer', dep.issuer,
+//          '--audience', dep.rs.resource, '--jwks', dep.jwks_file, '--require-nonce',
+//          '--trusted-proxy', '127.0.0.1/32'], join(WORK, 'keybound-serve.log'));
+//        // waitPort(port, proc, 'keybound serve'), then
+//        return { backend: behindNginx.upstream, gate: `http://127.0.0.1:${port}` };
+//     and push `{ name: 'nginx auth_request → keybound serve', url: d.rs.gate_url,
+//     viaNginx: true, reasons: false }` onto `targets`. nginx (harness nginxConf) then sends
+//     the gate GET /auth with X-Original-Method, X-Original-URI, the client's Authorization
+//     and DPoP, and X-SSL-Client-Escaped-Cert; on 2xx it serves a static JSON resource with
+//     X-Keybound-Subject / -Client-Id / -Binding copied from the gate's answer; on 401 it
+//     passes the gate's WWW-Authenticate and DPoP-Nonce. The gate must answer 2xx, 401 or
+//     403 only: nginx turns any other status of an auth subrequest (400 included) into 500.
+//  C. Stolen-token variants and D. openid-client fetchProtectedResource (nonce required):
+//     resourceServerFlows() runs both for every entry of `targets` with the same
+//     expectations (status and the `error` of WWW-Authenticate; keybound's reason only
+//     where the RS puts it in a JSON body, `reasons: true`), so B is all they need.
+//  E. openid-client → a keybound AS (facade `authz`). Start the Rust token endpoint (it
+//     prints `listening URL`; read it with readLine()), build a deployment-like object
+//     `{ ...d, asName, serverMetadata: { issuer, token_endpoint,
+//     pushed_authorization_request_endpoint, authorization_endpoint, jwks_uri,
+//     dpop_signing_alg_values_supported, token_endpoint_auth_methods_supported },
+//     issuer, token_endpoint, fetchedJwks, clients }` and pass it to
+//     clientCredentialsDpop() (and authorizationCode() once it serves PAR): configure()
+//     uses `serverMetadata` instead of discovery. Its tokens then go to `targets` as above.
 // ---------------------------------------------------------------------------------------
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -93,7 +106,8 @@ if (!KEYBOUND || !RS_SERVER || !WORK) {
 const here = dirname(fileURLToPath(import.meta.url));
 const version = (pkg) =>
   JSON.parse(readFileSync(join(here, 'node_modules', pkg, 'package.json'), 'utf8')).version;
-const OP = `npm oidc-provider ${version('oidc-provider')}`;
+const OP_NAME = `npm oidc-provider ${version('oidc-provider')}`;
+const OP = OP_NAME;
 const RP = `npm openid-client ${version('openid-client')}`;
 
 function check(peer, name, expected, got) {
@@ -174,9 +188,12 @@ async function configure(d, clientName, { identity, log = [] } = {}) {
       auth = client.None();
       metadata.id_token_signed_response_alg = 'ES256';
   }
-  const config = await client.discovery(new URL(d.issuer), c.client_id, metadata, auth, {
-    [client.customFetch]: fetchFn,
-  });
+  // Discovery at the deployment's issuer, or given metadata (an AS without discovery).
+  const config = d.serverMetadata
+    ? new client.Configuration(d.serverMetadata, c.client_id, metadata, auth)
+    : await client.discovery(new URL(d.issuer), c.client_id, metadata, auth, {
+      [client.customFetch]: fetchFn,
+    });
   config[client.customFetch] = fetchFn;
   return { config, log, fetchFn };
 }
@@ -204,6 +221,7 @@ async function providerDetail(d, before) {
 
 async function clientCredentialsDpop(d, alg, resource) {
   const name = `client_credentials ${alg} DPoP key`;
+  const OP = d.asName ?? OP_NAME;
   const { config, log } = await configure(d, 'dpop');
   const key = await dpopKeyPair(alg);
   const DPoP = client.getDPoPHandle(config, key.pair);
@@ -237,7 +255,7 @@ async function clientCredentialsDpop(d, alg, resource) {
   check(OP, `${name}: keybound's thumbprint == jose's`, key.jkt, kbThumbprint(key.jwk));
   const c = v.claims ?? {};
   check(OP, `${name}: claims iss / aud / client_id / sub / scope`,
-    `${d.issuer} ${resource.indicator} kb-dpop kb-dpop api:read`,
+    `${d.issuer} ${resource.indicator} ${d.clients.dpop.client_id} ${d.clients.dpop.client_id} api:read`,
     `${c.iss} ${c.aud} ${c.client_id} ${c.sub} ${c.scope}`);
   check(OP, `${name}: iat within the run, exp - iat (ttl)`, 'true 300',
     `${c.iat >= t0 - 1 && c.iat <= Math.floor(Date.now() / 1000) + 1} ${c.exp - c.iat}`);
@@ -532,13 +550,20 @@ async function refreshTokens(d, confidential) {
  * keybound-interop-rs now; `keybound serve` behind nginx (deployment.rs) plugs in as another
  * target with the same expectations (status + WWW-Authenticate error), see the header.
  */
-async function startInteropRs(d) {
-  const proc = startProcess(RS_SERVER, [
-    '--jwks', d.fetchedJwks, '--issuer', d.issuer, '--audience', d.rs.resource, '--require-nonce',
-    '--tls-cert', d.pki.server.cert, '--tls-key', d.pki.server.key, '--lifeline', '--max-seconds', '300',
-  ], join(WORK, 'rs-server.log'));
-  const [, origin] = await readLine(proc, /^listening (https:\/\/\S+)$/, 'keybound-interop-rs');
-  return { name: 'keybound-interop-rs (keybound::rs + keybound::jwt)', url: `${origin}/api/resource` };
+async function startInteropRs(d, { behindNginx = false } = {}) {
+  const common = ['--jwks', d.jwks_file, '--issuer', d.issuer, '--audience', d.rs.resource, '--require-nonce',
+    '--lifeline', '--max-seconds', '300'];
+  const args = behindNginx
+    // Plain HTTP behind nginx: the public origin is nginx's, the certificate comes in
+    // nginx's header and is believed from 127.0.0.1 only.
+    ? ['--origin', d.rs.origin, '--trust-proxy', '127.0.0.1/32', '--cert-header', 'x-ssl-client-escaped-cert']
+    : ['--tls-cert', d.pki.server.cert, '--tls-key', d.pki.server.key];
+  const log = join(WORK, behindNginx ? 'rs-server-behind-nginx.log' : 'rs-server.log');
+  const proc = startProcess(RS_SERVER, [...common, ...args], log);
+  const [, origin] = await readLine(proc, /^listening (https?:\/\/\S+)$/, 'keybound-interop-rs');
+  return behindNginx
+    ? { name: 'nginx → keybound-interop-rs', url: d.rs.backend_url, upstream: origin, viaNginx: true, reasons: true }
+    : { name: 'keybound-interop-rs (keybound::rs + keybound::jwt)', url: `${origin}/api/resource`, reasons: true };
 }
 
 /** `STATUS error` from the status and the WWW-Authenticate `error` (any RS, any body). */
@@ -548,21 +573,29 @@ function rsOutcome(entry) {
   return `${entry.status}${error ? ` ${error}` : ''}`;
 }
 
+const jsonBody = (entry) => {
+  try {
+    return JSON.parse(entry?.body ?? '');
+  } catch {
+    return {};
+  }
+};
+/** The binding the RS reports: keybound-interop-rs's body, or keybound serve's header. */
+const rsBinding = (entry) => jsonBody(entry).binding ?? entry?.headers['x-keybound-binding'];
+/** The subject the RS reports, the same two ways. */
+const rsSubject = (entry) => jsonBody(entry).sub ?? entry?.headers['x-keybound-subject'];
+
 /** keybound's own reason, when the RS reports one in a JSON body (keybound-interop-rs). */
 function rsReason(entry) {
-  try {
-    const b = JSON.parse(entry.body);
-    return b.token_reason ? `${b.reason}/${b.token_reason}` : (b.reason ?? b.binding ?? '');
-  } catch {
-    return '';
-  }
+  const b = jsonBody(entry);
+  return b.token_reason ? `${b.reason}/${b.token_reason}` : (b.reason ?? '');
 }
 
-async function rsRequest(d, rs, { token, scheme = 'DPoP', proof, identity }) {
+async function rsRequest(d, rs, { token, scheme = 'DPoP', proof, identity, extraHeaders = {}, url = rs.url }) {
   const fetchFn = recordingFetch({ ca: d.ca, identity });
-  const headers = { authorization: `${scheme} ${token}` };
+  const headers = { authorization: `${scheme} ${token}`, ...extraHeaders };
   if (proof) headers.dpop = proof;
-  await fetchFn(rs.url, { method: 'GET', headers });
+  await fetchFn(url, { method: 'GET', headers });
   return fetchFn.log.at(-1);
 }
 
@@ -572,6 +605,7 @@ async function privateJwkFile(pair) {
 
 async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
   const peer = `${RP} → ${rs.name}`;
+  const peerStolen = `${OP} token → ${rs.name}`;
   const name = 'fetchProtectedResource (DPoP, RS requires nonces)';
   const token = dpopFlow.tokens.access_token;
   const start = dpopFlow.log.length;
@@ -586,10 +620,7 @@ async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
   const rsNonce = calls[0]?.headers['dpop-nonce'];
   check(peer, `${name}: the 401 carries a DPoP-Nonce of NQCHARs`, 'true', /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(rsNonce ?? ''));
   check(peer, `${name}: openid-client's answer`, '200', res.status);
-  check(peer, `${name}: the RS's binding and subject`, 'dpop kb-dpop', (() => {
-    const b = JSON.parse(calls.at(-1)?.body ?? '{}');
-    return `${b.binding} ${b.sub}`;
-  })());
+  check(peer, `${name}: the RS's binding and subject`, 'dpop kb-dpop', `${rsBinding(calls.at(-1))} ${rsSubject(calls.at(-1))}`);
   const proofs = calls.map((c) => c.request.headers.dpop);
   const claims = proofs.map((p) => jwtParts(p).payload);
   check(peer, `${name}: proofs carry ath = SHA-256(token)`, 'true,true',
@@ -630,16 +661,16 @@ async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
   ];
   for (const [label, req, expected, reason] of variants) {
     const e = await rsRequest(d, rs, { token, ...req });
-    check(peer, `${stolen}: ${label}`, expected, rsOutcome(e));
-    check(rs.name, `${stolen}: ${label}: keybound's reason`, reason, rsReason(e));
+    check(peerStolen, `${stolen}: ${label}`, expected, rsOutcome(e));
+    if (rs.reasons) check(rs.name, `${stolen}: ${label}: keybound's reason`, reason, rsReason(e));
   }
   if (ps256Token) {
     // openid-client throws on a 401 challenge that is not use_dpop_nonce; the log has it.
     await client.fetchProtectedResource(ps256Token.config, ps256Token.tokens.access_token, new URL(rs.url),
       'GET', undefined, undefined, { DPoP: ps256Token.DPoP }).catch(() => undefined);
     const last = ps256Token.log.at(-1);
-    check(peer, 'a DPoP token issued for another resource (aud)', '401 invalid_token', rsOutcome(last));
-    check(rs.name, "a DPoP token issued for another resource: keybound's reason", 'invalid_token/aud', rsReason(last));
+    check(peerStolen, 'a DPoP token issued for another resource (aud)', '401 invalid_token', rsOutcome(last));
+    if (rs.reasons) check(rs.name, "a DPoP token issued for another resource: keybound's reason", 'invalid_token/aud', rsReason(last));
   }
 
   // The certificate-bound token of flow 3.
@@ -648,13 +679,31 @@ async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
     const peerT = `openssl certificates → ${rs.name}`;
     let e = await rsRequest(d, rs, { token: at, scheme: 'Bearer', identity: mtlsFlow.identity });
     check(peerT, 'certificate-bound token with certificate A', '200', rsOutcome(e));
-    check(rs.name, 'certificate-bound token with certificate A: binding', 'mtls', rsReason(e));
+    check(rs.name, 'certificate-bound token with certificate A: binding', 'mtls', rsBinding(e));
     e = await rsRequest(d, rs, { token: at, scheme: 'Bearer', identity: { cert: d.pki.clientB.cert, key: d.pki.clientB.key } });
     check(peerT, 'certificate-bound token with certificate B', '401 invalid_token', rsOutcome(e));
-    check(rs.name, "certificate-bound token with certificate B: keybound's reason", 'certificate_mismatch', rsReason(e));
+    if (rs.reasons) check(rs.name, "certificate-bound token with certificate B: keybound's reason", 'certificate_mismatch', rsReason(e));
     e = await rsRequest(d, rs, { token: at, scheme: 'Bearer' });
     check(peerT, 'certificate-bound token without a certificate', '401 invalid_token', rsOutcome(e));
-    check(rs.name, "certificate-bound token without a certificate: keybound's reason", 'certificate_missing', rsReason(e));
+    if (rs.reasons) check(rs.name, "certificate-bound token without a certificate: keybound's reason", 'certificate_missing', rsReason(e));
+    if (rs.viaNginx) {
+      // The client forges nginx's header with A's certificate: nginx overwrites it.
+      const forgedHeader = { 'x-ssl-client-escaped-cert': encodeURIComponent(readFileSync(mtlsFlow.identity.cert, 'utf8')) };
+      e = await rsRequest(d, rs, { token: at, scheme: 'Bearer', extraHeaders: forgedHeader });
+      check(peerT, "no certificate + a client-forged X-SSL-Client-Escaped-Cert of A", '401 invalid_token', rsOutcome(e));
+      if (rs.reasons) check(rs.name, "no certificate + a forged header of A: keybound's reason", 'certificate_missing', rsReason(e));
+      e = await rsRequest(d, rs, {
+        token: at, scheme: 'Bearer', extraHeaders: forgedHeader,
+        identity: { cert: d.pki.clientB.cert, key: d.pki.clientB.key },
+      });
+      check(peerT, "certificate B + a client-forged header of A", '401 invalid_token', rsOutcome(e));
+      if (rs.reasons) check(rs.name, "certificate B + a forged header of A: keybound's reason", 'certificate_mismatch', rsReason(e));
+    }
+  }
+  if (rs.viaNginx) {
+    // An auth_request gate that does not answer: nginx fails closed.
+    const e = await rsRequest(d, rs, { token, proof: sign(clientKey), url: d.rs.gate_down_url });
+    check(`nginx ${d.nginx.version}`, 'auth_request gate unreachable: the resource is not served', '500', e.status);
   }
 }
 
@@ -662,12 +711,27 @@ async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
 
 async function main() {
   const started = Date.now();
-  const d = await startDeployment({ work: WORK });
+  let behindNginx;
+  const d = await startDeployment({
+    work: WORK,
+    // Resource servers behind nginx. Issue 17's `keybound serve` is the `gate` here:
+    // start it from `dep` (see the header) and return { backend, gate }.
+    rsUpstreams: async (dep) => {
+      behindNginx = await startInteropRs(dep, { behindNginx: true });
+      return { backend: behindNginx.upstream };
+    },
+  });
   // The RS's view of the issuer's keys: fetched from jwks_uri, as a resource server would.
   const jwksRes = await recordingFetch({ ca: d.ca })(d.jwks_uri, { headers: { accept: 'application/json' } });
   d.fetchedJwks = writeWork('jwks_uri.json', await jwksRes.text());
-  const served = JSON.parse(readFileSync(d.fetchedJwks, 'utf8')).keys.map((k) => `${k.kid}:${k.kty}`).sort();
-  check(OP, 'jwks_uri serves the ES256 and PS256 public keys', 'as-es256:EC,as-ps256:RSA', served.join(','));
+  const served = JSON.parse(readFileSync(d.fetchedJwks, 'utf8')).keys;
+  check(OP, 'jwks_uri serves the ES256 and PS256 public keys', 'as-es256:EC,as-ps256:RSA',
+    served.map((k) => `${k.kid}:${k.kty}`).sort().join(','));
+  // The RS behind nginx started from the provider's file (jwks_uri was not up yet).
+  const byKid = (keys) => JSON.stringify(keys.map(({ kid, kty, crv, x, y, n, e }) => ({ kid, kty, crv, x, y, n, e }))
+    .sort((a, b) => a.kid.localeCompare(b.kid)));
+  check(OP, "jwks_uri's keys == the provider's JWKS file", 'true',
+    byKid(served) === byKid(JSON.parse(readFileSync(d.jwks_file, 'utf8')).keys));
 
   let first;
   let ps256;
@@ -686,9 +750,9 @@ async function main() {
   await flow(RP, 'authorization_code', async () => { code = await authorizationCode(d); });
   await flow(OP, 'refresh_token', () => refreshTokens(d, code));
 
-  // Resource servers under test. Issue 17's `keybound serve` behind nginx joins this list
-  // (startDeployment's rsGate; target url `${d.rs.origin}/api/resource`).
-  const targets = [await startInteropRs(d)];
+  // Resource servers under test: keybound-interop-rs directly (HTTPS) and behind nginx.
+  // Issue 17's `keybound serve` joins as { name, url: d.rs.gate_url } (see the header).
+  const targets = [await startInteropRs(d), behindNginx];
   for (const rs of targets) {
     await flow(rs.name, `resource server ${rs.name}`, async () => {
       if (!first) throw new Error('flow 1 (client_credentials ES256) did not complete');

@@ -2,14 +2,18 @@
 // behind nginx TLS, and the plumbing the checks share (an HTTPS fetch that records every
 // request, a scripted user agent, keybound CLI calls).
 //
-//   startDeployment({ work, rsGate })  → the deployment (also written to WORK/deployment.json)
-//   node oidc/harness.mjs up WORK      → starts it, prints the deployment file's path, runs
-//                                        until stdin closes (for a Rust test or a person)
+//   startDeployment({ work, rsUpstreams }) → the deployment (also in WORK/deployment.json)
+//   node oidc/harness.mjs up WORK          → starts it, prints the deployment file's path,
+//                                            runs until stdin closes (a Rust test, a person)
 //
 // Layout on loopback (ports picked by the OS):
 //
-//   client ──TLS(+client cert)──▶ nginx :AS  ──http──▶ oidc-provider (provider.mjs)
-//          ──TLS(+client cert)──▶ nginx :RS  ──auth_request──▶ the RS gate (rsGate hook)
+//   client ─TLS(+client cert)─▶ nginx :AS  ─http─▶ oidc-provider (provider.mjs)
+//          ─TLS(+client cert)─▶ nginx :RS  /proxy/ ─http─▶ a keybound RS (rsUpstreams.backend)
+//                                          /api/   ─auth_request─▶ a forward-auth gate
+//                                                  (rsUpstreams.gate: `keybound serve`),
+//                                                  then a static JSON resource
+//                                          /api-gate-down/ ─auth_request─▶ a closed port
 //
 // WORK/deployment.json holds everything a client or resource server needs: issuer and
 // endpoints, the AS's JWKS (file and URI), the CA to trust, each client's id, auth method,
@@ -61,7 +65,7 @@ export function freePort() {
   });
 }
 
-async function waitPort(port, proc, what) {
+export async function waitPort(port, proc, what) {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
@@ -171,11 +175,15 @@ export function nginxBinary() {
 }
 
 /**
- * nginx.conf for the deployment. The AS server block is always there; the RS block only
- * when a gate upstream is given (`gate` = `http://127.0.0.1:PORT`, speaking keybound
- * serve's forward-auth protocol on /auth).
+ * nginx.conf for the deployment: the AS server block, and the RS server block with
+ * `/proxy/` (reverse proxy to `backend`, a keybound resource server trusting nginx's
+ * certificate header, when given), `/api/` (auth_request to `gate`, `http://127.0.0.1:PORT`
+ * speaking keybound serve's forward-auth protocol on /auth, when given) and
+ * `/api-gate-down/` (auth_request to `closedPort`, where nothing listens: fail closed).
  */
-export function nginxConf({ work, pki, asPort, providerUpstream, rsPort, gate, rsContent }) {
+export function nginxConf({
+  work, pki, asPort, providerUpstream, rsPort, gate, backend, closedPort, rsContent,
+}) {
   const w = work;
   const tls = `
         ssl_certificate         ${pki.server.cert};
@@ -186,13 +194,11 @@ export function nginxConf({ work, pki, asPort, providerUpstream, rsPort, gate, r
         ssl_client_certificate  ${pki.ca};
         ssl_verify_client       optional_no_ca;
         ssl_verify_depth        2;`;
-  const rs = gate ? `
-    server {
-        listen 127.0.0.1:${rsPort} ssl;${tls}
-        # The protected resource: a static JSON file, served only after the gate said 2xx.
-        # (Not \`return 200 …\`: return runs in the rewrite phase, before auth_request.)
-        location /api/ {
-            auth_request /_keybound_auth;
+  // A location whose static JSON resource is served only after the gate said 2xx. (Not
+  // `return 200 …`: return runs in the rewrite phase, before auth_request's access phase.)
+  const gated = (path, authPath) => `
+        location ${path} {
+            auth_request ${authPath};
             auth_request_set $kb_subject $upstream_http_x_keybound_subject;
             auth_request_set $kb_client  $upstream_http_x_keybound_client_id;
             auth_request_set $kb_binding $upstream_http_x_keybound_binding;
@@ -205,17 +211,31 @@ export function nginxConf({ work, pki, asPort, providerUpstream, rsPort, gate, r
             add_header Cache-Control       no-store always;
             default_type application/json;
             alias ${rsContent}/;
-        }
-        location = /_keybound_auth {
+        }`;
+  // The forward-auth subrequest: method and URI of the original request, its Authorization
+  // and DPoP headers as sent (subrequests carry the client's headers), the certificate.
+  const authRequest = (authPath, upstream) => `
+        location = ${authPath} {
             internal;
-            proxy_pass ${gate}/auth;
+            proxy_pass ${upstream}/auth;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI    $request_uri;
             proxy_set_header X-SSL-Client-Escaped-Cert $ssl_client_escaped_cert;
-        }
-    }` : '';
+        }`;
+  const rs = `
+    server {
+        listen 127.0.0.1:${rsPort} ssl;${tls}${backend ? `
+        location /proxy/ {
+            proxy_pass ${backend};
+            proxy_set_header Host $http_host;
+            # Empty when there is no client certificate, which removes the header: a value
+            # sent by the client never reaches the backend.
+            proxy_set_header X-SSL-Client-Escaped-Cert $ssl_client_escaped_cert;
+        }` : ''}${gate ? `${gated('/api/', '/_keybound_auth')}${authRequest('/_keybound_auth', gate)}` : ''}${
+  gated('/api-gate-down/', '/_gate_down_auth')}${authRequest('/_gate_down_auth', `http://127.0.0.1:${closedPort}`)}
+    }`;
   return `daemon off;
 master_process off;
 worker_processes 1;
@@ -258,7 +278,7 @@ async function startNginx(opts) {
   const proc = startProcess(bin, ['-p', opts.work, '-c', conf, '-e', join(opts.work, 'nginx-error.log')],
     join(opts.work, 'nginx-stderr.log'));
   await waitPort(opts.asPort, proc, 'nginx');
-  if (opts.gate) await waitPort(opts.rsPort, proc, 'nginx (RS)');
+  await waitPort(opts.rsPort, proc, 'nginx (RS)');
   const version = run(bin, ['-v']).stderr.toString().trim().split('/').pop();
   return { proc, version };
 }
@@ -358,12 +378,15 @@ export function keybound(bin, args, input) {
 // --- the deployment ----------------------------------------------------------------------
 
 /**
- * Starts PKI, oidc-provider, the optional RS gate and nginx. `rsGate(deployment)` (optional)
- * starts a forward-auth resource server for the RS origin and resolves with
- * `{ upstream: 'http://127.0.0.1:PORT' }`; it is called once the provider has written the
- * deployment file (issuer, JWKS file), before nginx starts.
+ * Starts PKI, oidc-provider, the resource servers behind nginx, and nginx.
+ * `rsUpstreams(deployment)` (optional) starts them once the provider has written the
+ * deployment file (issuer, JWKS file, `rs.origin`, `rs.resource`), before nginx starts, and
+ * resolves with `{ backend, gate }` (each `http://127.0.0.1:PORT` or undefined): `backend`
+ * is a keybound resource server behind `/proxy/` that trusts the
+ * `X-SSL-Client-Escaped-Cert` header from 127.0.0.1; `gate` answers nginx `auth_request`
+ * subrequests on `/auth` for `/api/` (keybound serve's forward-auth protocol).
  */
-export async function startDeployment({ work, rsGate } = {}) {
+export async function startDeployment({ work, rsUpstreams } = {}) {
   mkdirSync(work, { recursive: true });
   const pki = makePki(join(work, 'pki'));
   const asPort = await freePort();
@@ -383,17 +406,27 @@ export async function startDeployment({ work, rsGate } = {}) {
   deployment.pki = pki;
   deployment.clients.mtls.cert = pki.clientA.cert;
   deployment.clients.mtls.cert_key = pki.clientA.key;
-  deployment.rs = { origin: rsOrigin, resource: resources[0], path_prefix: '/api/', gate: null };
+  deployment.rs = {
+    origin: rsOrigin,
+    resource: resources[0],
+    gate_url: `${rsOrigin}/api/resource`,
+    backend_url: `${rsOrigin}/proxy/resource`,
+    gate_down_url: `${rsOrigin}/api-gate-down/resource`,
+    gate: null,
+    backend: null,
+  };
 
   const rsContent = join(work, 'rs-content');
   mkdirSync(rsContent, { recursive: true });
   writeFileSync(join(rsContent, 'resource'), '{"resource":"keybound e2e"}\n');
-  let gate;
-  if (rsGate) {
-    ({ upstream: gate } = await rsGate(deployment));
-    deployment.rs.gate = gate;
-  }
-  const nginx = await startNginx({ work, pki, asPort, providerUpstream, rsPort, gate, rsContent });
+  const { gate, backend } = rsUpstreams ? await rsUpstreams(deployment) : {};
+  deployment.rs.gate = gate ?? null;
+  deployment.rs.backend = backend ?? null;
+  // Reserved and closed again: nothing listens there while nginx runs.
+  const closedPort = await freePort();
+  const nginx = await startNginx({
+    work, pki, asPort, providerUpstream, rsPort, gate, backend, closedPort, rsContent,
+  });
   deployment.nginx = { version: nginx.version, as_port: asPort, rs_port: rsPort, conf: join(work, 'nginx.conf') };
   writeFileSync(deploymentFile, `${JSON.stringify(deployment, null, 2)}\n`);
   deployment.file = deploymentFile;
