@@ -3,15 +3,20 @@
 //! TLS-terminating reverse proxy).
 //!
 //! ```text
-//! keybound-interop-rs --tokens FILE [--listen 127.0.0.1:0] [--origin URL]
+//! keybound-interop-rs (--tokens FILE | --jwks FILE --issuer I --audience A)
+//!     [--listen 127.0.0.1:0] [--origin URL]
+//!     [--require-nonce]                    DPoP nonces from a stateless HMAC source (RFC 9449 §9)
 //!     [--tls-cert PEM --tls-key PEM]       HTTPS; asks every client for a certificate (optional)
 //!     [--trust-proxy PREFIX]...            peers whose certificate header is believed
 //!     [--cert-header NAME]                 default x-ssl-client-cert (nginx $ssl_client_escaped_cert)
 //!     [--lifeline] [--max-seconds S]       exit at stdin EOF / after S seconds (default 600)
 //! ```
 //!
-//! The first line on stdout is `listening <origin>`. `FILE` is a JSON object mapping each
-//! access token to what introspection would say about it: `{"TOKEN": {"sub": "…", "cnf": {…}}}`.
+//! The first line on stdout is `listening <origin>`. `--tokens FILE` is a JSON object mapping
+//! each access token to what introspection would say about it: `{"TOKEN": {"sub": "…", "cnf":
+//! {…}}}`; with `--jwks`, tokens are RFC 9068 JWTs validated by [`keybound::jwt`] against that
+//! JWK Set, issuer and audience (the `cnf` claim then comes from the token, and the answer
+//! names its `sub` and `client_id`; a refused token's reason is `token_reason`).
 //! Every response is JSON and names the certificate the server saw: `client_cert` (the one
 //! used for binding, with its source `tls` or `header`) and `peer_tls_cert` (the TCP peer's
 //! own handshake certificate, e.g. the proxy's), each as `x5t#S256`.
@@ -28,7 +33,9 @@ use std::sync::Arc;
 
 use keybound::CertThumbprint;
 use keybound::Confirmation;
+use keybound::dpop::nonce::HmacNonceSource;
 use keybound::dpop::replay::MemoryReplayStore;
+use keybound::jwt::{Jwks, TokenPolicy, validate_token};
 use keybound::mtls::{CertFormat, CertSource, IpPrefix, TrustedProxies};
 use keybound::rs::{Binding, ClientCert, Rejection, ResourceServer, RsConfig, RsRequest};
 use rustls_pki_types::pem::PemObject as _;
@@ -40,10 +47,24 @@ const MAX_HEAD: usize = 32 * 1024;
 /// Socket read / write timeout per connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where a token's `cnf` comes from.
+enum Tokens {
+    /// An introspection table: token → raw `cnf` JSON.
+    Table(HashMap<String, Vec<u8>>),
+    /// RFC 9068 JWTs checked against a JWKS, an issuer and an audience.
+    Jwt {
+        jwks: Jwks,
+        issuer: String,
+        audience: String,
+    },
+}
+
 struct Config {
     listen: SocketAddr,
     origin: Option<String>,
-    tokens: HashMap<String, Vec<u8>>,
+    tokens: Tokens,
+    /// Secret of the HMAC nonce source when `--require-nonce` is given.
+    nonce_secret: Option<[u8; 32]>,
     tls: Option<Arc<rustls::ServerConfig>>,
     trusted: Vec<IpPrefix>,
     cert_header: String,
@@ -117,6 +138,8 @@ fn run() -> Result<(), String> {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
     let mut listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let (mut origin, mut tokens, mut cert, mut key) = (None, None, None, None);
+    let (mut jwks, mut issuer, mut audience) = (None, None, None);
+    let mut require_nonce = false;
     let mut trusted = Vec::new();
     let mut cert_header = "x-ssl-client-cert".to_owned();
     let (mut lifeline, mut max_seconds) = (false, 600);
@@ -126,6 +149,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--listen" => listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--origin" => origin = Some(value()?.trim_end_matches('/').to_owned()),
             "--tokens" => tokens = Some(value()?),
+            "--jwks" => jwks = Some(value()?),
+            "--issuer" => issuer = Some(value()?),
+            "--audience" => audience = Some(value()?),
+            "--require-nonce" => require_nonce = true,
             "--tls-cert" => cert = Some(value()?),
             "--tls-key" => key = Some(value()?),
             "--trust-proxy" => {
@@ -141,7 +168,28 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             other => return Err(format!("unknown argument `{other}` (see the crate docs)")),
         }
     }
-    let tokens = load_tokens(&tokens.ok_or("--tokens FILE is required")?)?;
+    let tokens = match (tokens, jwks, issuer, audience) {
+        (Some(file), None, None, None) => Tokens::Table(load_tokens(&file)?),
+        (None, Some(file), Some(issuer), Some(audience)) => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
+            let jwks = Jwks::parse(&bytes).map_err(|e| format!("{file}: {e}"))?;
+            Tokens::Jwt {
+                jwks,
+                issuer,
+                audience,
+            }
+        }
+        _ => return Err("either --tokens FILE or --jwks FILE --issuer I --audience A".into()),
+    };
+    let nonce_secret = if require_nonce {
+        let mut secret = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut secret))
+            .map_err(|e| format!("/dev/urandom: {e}"))?;
+        Some(secret)
+    } else {
+        None
+    };
     let tls = match (cert, key) {
         (Some(c), Some(k)) => Some(tls_config(&c, &k)?),
         (None, None) => None,
@@ -151,6 +199,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
         listen,
         origin,
         tokens,
+        nonce_secret,
         tls,
         trusted,
         cert_header,
@@ -373,19 +422,46 @@ fn handle(state: &State, peer: IpAddr, tls_leaf: Option<&[u8]>, req: &Request) -
     if let Some(p) = &presented {
         rs_req = rs_req.with_client_cert(ClientCert::Der(p.der.as_bytes()));
     }
-    let rs = ResourceServer::new(RsConfig::new(Arc::clone(&state.replay)));
-    // 1. Scheme and token; 2. the token itself (here: an introspection table) → cnf;
-    // 3. the sender constraint.
+    let mut rs_config = RsConfig::new(Arc::clone(&state.replay));
+    if let Some(secret) = cfg.nonce_secret {
+        rs_config = rs_config.with_nonce(HmacNonceSource::new(secret, 60));
+    }
+    let rs = ResourceServer::new(rs_config);
+    // 1. Scheme and token; 2. the token itself (an introspection table or an RFC 9068 JWT)
+    // → cnf; 3. the sender constraint.
     let creds = match rs.credentials(&rs_req) {
         Ok(c) => c,
         Err(rej) => return rejection(&rej, seen),
     };
-    let Some(cnf_json) = cfg.tokens.get(creds.token) else {
-        return rejection(&rs.reject_invalid_token(creds.scheme), seen);
-    };
-    let cnf = match Confirmation::parse(cnf_json) {
-        Ok(c) => c,
-        Err(_) => return rejection(&rs.reject_invalid_token(creds.scheme), seen),
+    let cnf = match &cfg.tokens {
+        Tokens::Table(table) => {
+            let Some(cnf_json) = table.get(creds.token) else {
+                return rejection(&rs.reject_invalid_token(creds.scheme), seen);
+            };
+            match Confirmation::parse(cnf_json) {
+                Ok(c) => c,
+                Err(_) => return rejection(&rs.reject_invalid_token(creds.scheme), seen),
+            }
+        }
+        Tokens::Jwt {
+            jwks,
+            issuer,
+            audience,
+        } => {
+            let policy = TokenPolicy::new(issuer, audience);
+            let verifier = keybound::dpop::DefaultVerifier::default();
+            match validate_token(creds.token, jwks, &policy, &verifier, keybound::unix_now()) {
+                Ok(at) => {
+                    seen.insert("sub".into(), json!(at.subject()));
+                    seen.insert("client_id".into(), json!(at.client_id()));
+                    at.cnf().copied().unwrap_or_default()
+                }
+                Err(e) => {
+                    seen.insert("token_reason".into(), json!(e.reason()));
+                    return rejection(&rs.reject_invalid_token(creds.scheme), seen);
+                }
+            }
+        }
     };
     match rs.verify_now(&rs_req, &cnf) {
         Ok(accepted) => {
