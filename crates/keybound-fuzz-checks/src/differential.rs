@@ -1,6 +1,7 @@
 //! Backend differential (issue: every backend gives the same verdict and reason for the same
-//! input): proofs and access tokens run through the RustCrypto, *ring* and aws-lc-rs verifiers
-//! and any difference in verdict or reason is a failure.
+//! input): proofs and access tokens run through the RustCrypto, *ring* and aws-lc-rs
+//! verifiers, the per-algorithm fastest one and the prepared-key cache, and any difference in
+//! verdict or reason is a failure.
 //!
 //! The input is `jwk JSON \0 header JSON \0 payload JSON \0 signature bytes`. The proof is
 //! built with the JWK inserted as the header's `jwk` member; the token is checked against a
@@ -15,7 +16,12 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use keybound_dpop::{Policy, Request, check_proof};
-use keybound_jose::{AwsLcVerifier, RingVerifier, RustCryptoVerifier, SignatureVerifier};
+use std::sync::OnceLock;
+
+use keybound_jose::{
+    AwsLcVerifier, CachedVerifier, FastestVerifier, RingVerifier, RustCryptoVerifier,
+    SignatureVerifier,
+};
 use keybound_jwt::{Jwks, TokenPolicy, validate_token};
 
 /// Checks registered for fuzz targets of this layer.
@@ -23,11 +29,20 @@ pub const CHECKS: &[(&str, crate::Check)] = &[("jose_differential", jose_differe
 
 const NOW: u64 = 1_700_000_000;
 
-fn verifiers() -> [(&'static str, &'static dyn SignatureVerifier); 3] {
+/// One prepared-key cache for the whole run, so keys the fuzzer repeats are verified both
+/// cold and from the cache.
+fn cached() -> &'static CachedVerifier<FastestVerifier> {
+    static CACHE: OnceLock<CachedVerifier<FastestVerifier>> = OnceLock::new();
+    CACHE.get_or_init(|| CachedVerifier::new(FastestVerifier))
+}
+
+fn verifiers() -> [(&'static str, &'static dyn SignatureVerifier); 5] {
     [
         ("rustcrypto", &RustCryptoVerifier),
         ("ring", &RingVerifier),
         ("aws-lc-rs", &AwsLcVerifier),
+        ("fastest", &FastestVerifier),
+        ("cached", cached()),
     ]
 }
 
