@@ -897,6 +897,73 @@ fn batch_reports_replay_for_second_copy() {
 }
 
 #[test]
+fn batch_bench_passes_print_in_process_figures_and_answer_once() {
+    let fig2 = read("rfc9449_fig2.proof");
+    let input = [
+        batch_line(&fig2, "POST", TOKEN_URL, 1_562_262_620),
+        batch_line(&fig2, "POST", TOKEN_URL, 1_562_262_621),
+        batch_line(&fig2, "GET", TOKEN_URL, 1_562_262_621),
+    ]
+    .join("\n");
+    let plain = run_stdin(&["dpop", "verify", "--batch"], input.clone());
+    let o = keybound()
+        .args(["dpop", "verify", "--batch"])
+        .env("DPOP_BENCH_PASSES", "5")
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), code(&plain));
+    // Answers from the first pass only, the same as without passes (a fresh replay store
+    // each pass: the second copy is a replay in every pass, never the first).
+    assert_eq!(stdout(&o), stdout(&plain));
+    let err = stderr(&o);
+    for name in ["median_us_per_proof=", "min_us_per_proof="] {
+        let v: f64 = err
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} missing: {err}"))
+            .parse()
+            .unwrap();
+        assert!(v > 0.0 && v < 1e6, "{name}{v}");
+    }
+    let o = keybound()
+        .args(["dpop", "verify", "--batch"])
+        .env("DPOP_BENCH_PASSES", "zero")
+        .write_stdin("{}")
+        .output()
+        .unwrap();
+    assert_usage_error(&o, "DPOP_BENCH_PASSES");
+}
+
+#[test]
+fn batch_answers_each_line_before_the_next_arrives() {
+    use std::io::{BufRead as _, Write as _};
+    let fig2 = read("rfc9449_fig2.proof");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keybound"))
+        .args(["dpop", "verify", "--batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    for now in [1_562_262_620u64, 1_562_262_621] {
+        writeln!(stdin, "{}", batch_line(&fig2, "POST", TOKEN_URL, now)).unwrap();
+        stdin.flush().unwrap();
+        // The answer comes while stdin is still open (a coprocess is not left waiting).
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.starts_with('{'), "{line}");
+    }
+    drop(stdin);
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(1),
+        "the second copy is a replay"
+    );
+}
+
+#[test]
 fn batch_all_valid_exits_zero() {
     let o = run_stdin(
         &["dpop", "verify", "--batch"],

@@ -11,8 +11,9 @@ use keybound::dpop::nonce::FixedNonce;
 use keybound::dpop::replay::{ReplayError, ReplayKey, ReplayStore};
 use keybound::dpop::{
     DecodedProof, DefaultVerifier, DpopError, KeyKind, KeyMismatch, Policy, ProofParams, Request,
-    SigningKey, Verified, ath_string, check_proof,
+    SignatureVerifier, SigningKey, Verified, ath_string, check_proof,
 };
+use keybound::jose::CachedVerifier;
 use keybound::json::{Limits, Object, Value};
 use keybound::jwk::JwkThumbprint;
 
@@ -185,7 +186,11 @@ pub(crate) fn parse_jkt(s: &str) -> Result<JwkThumbprint, String> {
 }
 
 /// Runs RFC 9449 §4.3 for one request; the replay step only when a store is given.
-fn run_check(c: &Check<'_>, store: Option<&dyn ReplayStore>) -> Result<Verified, DpopError> {
+fn run_check(
+    c: &Check<'_>,
+    verifier: &dyn SignatureVerifier,
+    store: Option<&dyn ReplayStore>,
+) -> Result<Verified, DpopError> {
     let base = c.profile.policy;
     let fixed;
     let policy: Policy<'_> = match c.nonce {
@@ -202,13 +207,7 @@ fn run_check(c: &Check<'_>, store: Option<&dyn ReplayStore>) -> Result<Verified,
     if let Some(j) = c.jkt {
         request = request.with_jkt(j);
     }
-    let checked = check_proof(
-        c.proof,
-        &request,
-        &policy,
-        &DefaultVerifier::default(),
-        c.now,
-    )?;
+    let checked = check_proof(c.proof, &request, &policy, verifier, c.now)?;
     match store {
         Some(s) => checked.commit(s),
         None => Ok(checked.into_verified_without_replay_check()),
@@ -489,7 +488,7 @@ pub(crate) fn verify(args: &VerifyArgs<'_>) -> Result<u8, CliError> {
             .proof
             .is_some_and(|a| a != "-" && !std::path::Path::new(a).is_file()),
     };
-    let result = run_check(&check, None);
+    let result = run_check(&check, &DefaultVerifier::default(), None);
     crate::emit(&render(&check, &result))?;
     Ok(if result.is_ok() {
         EXIT_OK
@@ -573,7 +572,11 @@ fn field_str<'v>(
 }
 
 /// One batch line: the answer, and whether the line was usable (`Err` = input error).
-fn batch_line(line: &str, store: &BatchReplayStore) -> Result<(String, bool), String> {
+fn batch_line(
+    line: &str,
+    verifier: &dyn SignatureVerifier,
+    store: &BatchReplayStore,
+) -> Result<(String, bool), String> {
     let obj = Object::parse_with(line.as_bytes(), &BATCH_LIMITS)
         .map_err(|e| format!("not valid JSON: {e}"))?;
     if let Some((unknown, _)) = obj
@@ -619,7 +622,7 @@ fn batch_line(line: &str, store: &BatchReplayStore) -> Result<(String, bool), St
         profile,
         inline: false,
     };
-    let result = run_check(&check, Some(store));
+    let result = run_check(&check, verifier, Some(store));
     Ok((render(&check, &result), result.is_ok()))
 }
 
@@ -676,57 +679,146 @@ fn skip_line(reader: &mut dyn std::io::BufRead) -> std::io::Result<()> {
     }
 }
 
+/// Reads one batch line; `Err` carries the input-error message.
+fn line_text(line: Line) -> Result<String, String> {
+    match line {
+        Line::Text(t) => Ok(t),
+        Line::TooLong => Err(format!(
+            "longer than {MAX_LINE} bytes (4 MiB); skipped without being read"
+        )),
+        Line::NotUtf8 => Err("not UTF-8 text".to_owned()),
+    }
+}
+
+/// The answer to one batch line, and whether it was valid / usable.
+fn answer(
+    n: usize,
+    line: Result<String, String>,
+    verifier: &dyn SignatureVerifier,
+    store: &BatchReplayStore,
+    report: bool,
+) -> (String, bool, bool) {
+    match line.and_then(|l| batch_line(&l, verifier, store)) {
+        Ok((answer, valid)) => (answer, valid, true),
+        Err(msg) => {
+            if report {
+                eprintln!("error: line {n}: {msg}");
+            }
+            let answer = ObjectWriter::new()
+                .bool("valid", false)
+                .str("error", "invalid_input")
+                .str("detail", &format!("line {n}: {msg}"))
+                .finish();
+            (answer, false, false)
+        }
+    }
+}
+
+/// `DPOP_BENCH_PASSES=N`: how many times to validate the whole input (1 when unset).
+fn bench_passes() -> Result<usize, CliError> {
+    match std::env::var("DPOP_BENCH_PASSES") {
+        Err(_) => Ok(1),
+        Ok(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "DPOP_BENCH_PASSES must be a number from 1 to 10000, not \"{v}\""
+                ))
+            }),
+    }
+}
+
 /// `dpop verify --batch`: JSON lines in, one JSON line out per input line, in order.
+///
+/// One replay store spans the batch, and one prepared-key cache (the same client keys sign
+/// many proofs). Answers are flushed whenever the input has nothing more buffered, so a
+/// process feeding lines one at a time reads each answer at once, and a file is answered in
+/// large writes.
+///
+/// With `DPOP_BENCH_PASSES=N` the input is read whole and validated N times (a fresh replay
+/// store each pass, the answers written from the first pass only), and the in-process cost is
+/// printed on standard error as `median_us_per_proof=X` and `min_us_per_proof=Y`.
 pub(crate) fn verify_batch(file: Option<&str>) -> Result<u8, CliError> {
-    let reader: Box<dyn std::io::BufRead> = match file {
+    let passes = bench_passes()?;
+    let source: Box<dyn std::io::Read> = match file {
         None | Some("-") => {
             if file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                 return Err(CliError::usage(
                     "no batch input: pipe JSON lines on standard input or pass a FILE",
                 ));
             }
-            Box::new(std::io::stdin().lock())
+            Box::new(std::io::stdin())
         }
-        Some(path) => Box::new(std::io::BufReader::new(open_file(path, "batch")?)),
+        Some(path) => Box::new(open_file(path, "batch")?),
     };
-    let store = BatchReplayStore::default();
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, source);
+    let verifier = CachedVerifier::new(DefaultVerifier::default());
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let write_err =
+        |e: std::io::Error| CliError::failure(format!("cannot write to standard output: {e}"));
+    let read_err =
+        |e: std::io::Error| CliError::usage(format!("cannot read {}: {e}", source_name(file)));
     let (mut lines, mut any_invalid, mut any_bad) = (0usize, false, false);
-    let mut reader = reader;
-    let mut n = 0usize;
-    while let Some(line) = next_line(&mut *reader)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", source_name(file))))?
-    {
-        n += 1;
-        let line = match line {
-            Line::Text(t) if t.trim().is_empty() => continue,
-            Line::Text(t) => Ok(t),
-            Line::TooLong => Err(format!(
-                "longer than {MAX_LINE} bytes (4 MiB); skipped without being read"
-            )),
-            Line::NotUtf8 => Err("not UTF-8 text".to_owned()),
-        };
-        lines += 1;
-        let answer = match line.and_then(|l| batch_line(&l, &store)) {
-            Ok((answer, valid)) => {
-                any_invalid |= !valid;
-                answer
+    if passes > 1 {
+        let mut input = Vec::new();
+        while let Some(line) = next_line(&mut reader).map_err(read_err)? {
+            if !matches!(&line, Line::Text(t) if t.trim().is_empty()) {
+                input.push(line_text(line));
             }
-            Err(msg) => {
-                any_bad = true;
-                eprintln!("error: line {n}: {msg}");
-                ObjectWriter::new()
-                    .bool("valid", false)
-                    .str("error", "invalid_input")
-                    .str("detail", &format!("line {n}: {msg}"))
-                    .finish()
+        }
+        let mut per_proof = Vec::with_capacity(passes);
+        for pass in 0..passes {
+            let store = BatchReplayStore::default();
+            let started = std::time::Instant::now();
+            let mut answers = Vec::with_capacity(if pass == 0 { input.len() } else { 0 });
+            for (i, line) in input.iter().enumerate() {
+                let (text, valid, usable) =
+                    answer(i + 1, line.clone(), &verifier, &store, pass == 0);
+                if pass == 0 {
+                    any_invalid |= !valid;
+                    any_bad |= !usable;
+                    answers.push(text);
+                } else {
+                    core::hint::black_box(text);
+                }
             }
-        };
-        writeln!(out, "{answer}")
-            .and_then(|()| out.flush())
-            .map_err(|e| CliError::failure(format!("cannot write to standard output: {e}")))?;
+            let elapsed = started.elapsed();
+            per_proof.push(elapsed.as_secs_f64() * 1e6 / input.len().max(1) as f64);
+            for a in answers {
+                writeln!(out, "{a}").map_err(write_err)?;
+            }
+        }
+        lines = input.len();
+        per_proof.sort_by(f64::total_cmp);
+        let median = per_proof.get(per_proof.len() / 2).copied().unwrap_or(0.0);
+        let min = per_proof.first().copied().unwrap_or(0.0);
+        eprintln!("median_us_per_proof={median:.2}");
+        eprintln!("min_us_per_proof={min:.2}");
+    } else {
+        let store = BatchReplayStore::default();
+        let mut n = 0usize;
+        loop {
+            if reader.buffer().is_empty() {
+                out.flush().map_err(write_err)?;
+            }
+            let Some(line) = next_line(&mut reader).map_err(read_err)? else {
+                break;
+            };
+            n += 1;
+            if matches!(&line, Line::Text(t) if t.trim().is_empty()) {
+                continue;
+            }
+            lines += 1;
+            let (text, valid, usable) = answer(n, line_text(line), &verifier, &store, true);
+            any_invalid |= !valid;
+            any_bad |= !usable;
+            writeln!(out, "{text}").map_err(write_err)?;
+        }
     }
+    out.flush().map_err(write_err)?;
     if lines == 0 {
         return Err(CliError::usage(format!(
             "{} is empty: expected JSON lines {{\"proof\",\"htm\",\"htu\",…}}",
