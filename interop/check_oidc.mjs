@@ -94,15 +94,16 @@ import * as jose from 'jose';
 import * as client from 'openid-client';
 
 import {
-  followToRedirectUri, jwtParts, keybound, opensslX5t, readLine, recordingFetch, sha256b64u,
+  followToRedirectUri, jwtParts, keybound, opensslX5t, readLine, recordingFetch, run, sha256b64u,
   startDeployment, startProcess, stopAll,
 } from './oidc/harness.mjs';
 
-const [KEYBOUND, RS_SERVER, WORK] = process.argv.slice(2);
-if (!KEYBOUND || !RS_SERVER || !WORK) {
-  console.error('usage: node check_oidc.mjs KEYBOUND_BIN RS_SERVER_BIN WORKDIR');
+const [KEYBOUND, RS_SERVER, WORK, RS_CLIENT] = process.argv.slice(2);
+if (!KEYBOUND || !RS_SERVER || !WORK || !RS_CLIENT) {
+  console.error('usage: node check_oidc.mjs KEYBOUND_BIN RS_SERVER_BIN WORKDIR RS_CLIENT_BIN');
   process.exit(2);
 }
+const KB_CLIENT = 'keybound-client (reqwest)';
 const here = dirname(fileURLToPath(import.meta.url));
 const version = (pkg) =>
   JSON.parse(readFileSync(join(here, 'node_modules', pkg, 'package.json'), 'utf8')).version;
@@ -709,6 +710,59 @@ async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
 
 // --- main ----------------------------------------------------------------------------------
 
+// --- A. keybound's own client at oidc-provider, its token at keybound resource servers ---
+
+/** `keybound-interop-client DEPLOYMENT MODE DIR` → its JSON answer. */
+function keyboundClient(d, mode) {
+  const r = run(RS_CLIENT, [d.file, mode, WORK], { allowFail: true });
+  if (r.status !== 0) throw new Error(`keybound-interop-client ${mode}: ${r.stderr}`);
+  return JSON.parse(r.stdout.toString());
+}
+
+/** `keybound fetch ARGS -i URL`: the status line's code, or `exit N` when nothing came. */
+function kbFetch(d, url, args) {
+  const r = run(KEYBOUND, ['fetch', '--cacert', d.ca, '-i', ...args, url], { allowFail: true });
+  const status = /^HTTP\/[\d.]+ (\d{3})/.exec(r.stdout.toString())?.[1];
+  return status ?? `exit ${r.status}: ${r.stderr.toString().trim()}`;
+}
+
+async function keyboundClientFlows(d, targets) {
+  const name = 'keybound-client client_credentials + private_key_jwt + DPoP';
+  const t = keyboundClient(d, 'dpop');
+  check(KB_CLIENT, `${name}: token_type (compared case-insensitively)`, 'dpop', String(t.token_type).toLowerCase());
+  check(KB_CLIENT, `${name}: no nonce before, the AS nonce learned (its one use_dpop_nonce retry)`,
+    'null true', `${t.nonce_before} ${typeof t.nonce_learned === 'string' && t.nonce_learned.length > 0}`);
+  const v = tokenVerify(d, t.access_token);
+  check(OP, `${name}: keybound token verify`, 'true', v.valid ?? v);
+  const jkt = kbThumbprint(t.dpop_public_jwk);
+  check(OP, `${name}: cnf.jkt == keybound jwk thumbprint of the client's DPoP key == the client's bound key`,
+    `${jkt} ${jkt}`, `${v.cnf?.jkt} ${t.bound_jkt}`);
+  const thief = writeWork('thief-key.json', JSON.stringify(kb(['jwk', 'generate', '--alg', 'ES256']).out));
+  for (const rs of targets) {
+    check(rs.name, `${name}: keybound fetch with the client's key (nonce retry) → 200`, '200',
+      kbFetch(d, rs.url, ['--key', t.dpop_key_file, '--access-token', t.access_token]));
+    check(rs.name, `${name}: the token stolen and sent as Bearer → 401`, '401',
+      kbFetch(d, rs.url, ['--access-token', t.access_token]));
+    check(rs.name, `${name}: the token with a thief's DPoP key → 401`, '401',
+      kbFetch(d, rs.url, ['--key', thief, '--access-token', t.access_token]));
+  }
+
+  const mname = 'keybound-client client_credentials + tls_client_auth';
+  const m = keyboundClient(d, 'mtls');
+  const x5t = kb(['cert', 'thumbprint', d.clients.mtls.cert]).out;
+  const mv = tokenVerify(d, m.access_token);
+  check(OP, `${mname}: cnf."x5t#S256" == keybound cert thumbprint == the client's x5t#S256`,
+    `${x5t} ${x5t}`, `${mv.cnf?.['x5t#S256']} ${m.x5t_s256}`);
+  check(KB_CLIENT, `${mname}: token_type (no proof sent)`, 'bearer', String(m.token_type).toLowerCase());
+  for (const rs of targets) {
+    check(rs.name, `${mname}: keybound fetch with the client certificate → 200`, '200',
+      kbFetch(d, rs.url, ['--cert', d.clients.mtls.cert, '--cert-key', d.clients.mtls.cert_key,
+        '--access-token', m.access_token]));
+    check(rs.name, `${mname}: the token without the certificate → 401`, '401',
+      kbFetch(d, rs.url, ['--access-token', m.access_token]));
+  }
+}
+
 async function main() {
   const started = Date.now();
   let behindNginx;
@@ -753,6 +807,7 @@ async function main() {
   // Resource servers under test: keybound-interop-rs directly (HTTPS) and behind nginx.
   // Issue 17's `keybound serve` joins as { name, url: d.rs.gate_url } (see the header).
   const targets = [await startInteropRs(d), behindNginx];
+  await flow(KB_CLIENT, 'keybound client', () => keyboundClientFlows(d, targets));
   for (const rs of targets) {
     await flow(rs.name, `resource server ${rs.name}`, async () => {
       if (!first) throw new Error('flow 1 (client_credentials ES256) did not complete');

@@ -67,7 +67,7 @@ pub(crate) fn run(args: &[String]) -> Result {
 
     step("interop: build keybound binaries");
     let built_at = Instant::now();
-    let (keybound, rs_server) = build()?;
+    let (keybound, rs_server, rs_client) = build()?;
     let built = built_at.elapsed();
 
     step("interop: checks");
@@ -108,6 +108,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         .arg(&keybound)
         .arg(&rs_server)
         .arg(work.join("oidc"))
+        .arg(&rs_client)
         .current_dir(&interop);
     run_checks(
         &mut tally,
@@ -236,7 +237,7 @@ fn ensure_venv() -> Result {
 /// `--tests` makes cargo resolve features as `cargo test --workspace --all-features` does
 /// (dev-dependencies included), so after CI's test build nothing but the interop server is
 /// compiled; `--bins` alone would rebuild some 30 crates with other features.
-fn build() -> Result<(PathBuf, PathBuf)> {
+fn build() -> Result<(PathBuf, PathBuf, PathBuf)> {
     let mut c = cargo();
     c.args([
         "build",
@@ -264,7 +265,11 @@ fn build() -> Result<(PathBuf, PathBuf)> {
             .find(|p| p.file_name().is_some_and(|f| f == name))
             .ok_or_else(|| format!("cargo build did not report the `{name}` executable"))
     };
-    Ok((executable("keybound")?, executable("keybound-interop-rs")?))
+    Ok((
+        executable("keybound")?,
+        executable("keybound-interop-rs")?,
+        executable("keybound-interop-client")?,
+    ))
 }
 
 #[derive(Default)]
