@@ -28,6 +28,12 @@ fn field<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, String> {
         .ok_or_else(|| format!("deployment {} is not a string", path.join(".")))
 }
 
+fn client_of<'a>(d: &'a Value, name: &str) -> Result<&'a Value, String> {
+    d.get("clients")
+        .and_then(|c| c.get(name))
+        .ok_or_else(|| format!("deployment has no clients.{name}"))
+}
+
 fn read(path: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
@@ -51,7 +57,7 @@ async fn run(deployment: &str, mode: &str, out_dir: &str) -> Result<Value, Strin
         .map_err(|e| e.to_string())?;
     let (client_id, auth, grant) = match mode {
         "dpop" => {
-            let c = &d["clients"]["dpop"];
+            let c = client_of(&d, "dpop")?;
             let auth_jwk = read(field(c, &["client_auth_key"])?)?;
             let auth_value: Value = serde_json::from_slice(&auth_jwk).map_err(|e| e.to_string())?;
             let signer = SigningKey::from_jwk(&auth_jwk).map_err(|e| e.to_string())?;
@@ -68,7 +74,7 @@ async fn run(deployment: &str, mode: &str, out_dir: &str) -> Result<Value, Strin
             )
         }
         "mtls" => {
-            let c = &d["clients"]["mtls"];
+            let c = client_of(&d, "mtls")?;
             let identity = ClientIdentity::from_pem(
                 &read(field(c, &["cert"])?)?,
                 &read(field(c, &["cert_key"])?)?,
