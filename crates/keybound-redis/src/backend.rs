@@ -2,7 +2,6 @@
 //! or a Cluster connection; the commands the store sends; replies and errors classified.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use core::time::Duration;
 use std::sync::RwLock;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -53,6 +52,8 @@ pub(crate) enum Failure {
     Connection(String),
     /// `NOSCRIPT`: the server does not know the script (restarted, flushed); nothing ran.
     NoScript,
+    /// The driver's own response timeout (Cluster): the reply may still come.
+    Timeout,
     /// Anything else (`CLUSTERDOWN`, `MOVED` after the driver's retries, `BUSY`, `LOADING`,
     /// an unexpected reply …).
     Other(String),
@@ -74,6 +75,9 @@ impl Failure {
         }
         if text.contains("READONLY") {
             return Self::Connection(text);
+        }
+        if e.is_timeout() {
+            return Self::Timeout;
         }
         if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
             return Self::Connection(text);
@@ -237,7 +241,38 @@ fn node_name(client: &Client) -> String {
 /// Standalone/Sentinel or Cluster.
 pub(crate) enum Backend {
     Single(Box<Single>),
-    Cluster(ClusterConnection),
+    Cluster(Box<Cluster>),
+}
+
+/// A Cluster connection, rebuilt from its client when it stops answering: redis-rs 1.8's
+/// cluster connection can stay wedged after many requests met a dead node (every later
+/// request times out, even once the node is back), so the store replaces it.
+pub(crate) struct Cluster {
+    client: redis::cluster::ClusterClient,
+    conn: RwLock<ClusterConnection>,
+    pub(crate) rebuilding: AtomicBool,
+    pub(crate) timeouts: AtomicU32,
+    pub(crate) last_rebuild_ms: AtomicU64,
+}
+
+impl Cluster {
+    /// The connection in use.
+    pub(crate) fn current(&self) -> Option<ClusterConnection> {
+        self.conn.read().ok().map(|c| c.clone())
+    }
+
+    /// Opens a new connection (not installed).
+    pub(crate) async fn open(&self) -> redis::RedisResult<ClusterConnection> {
+        self.client.get_async_connection().await
+    }
+
+    /// Replaces the connection in use.
+    pub(crate) fn install(&self, conn: ClusterConnection) {
+        if let Ok(mut c) = self.conn.write() {
+            *c = conn;
+        }
+        self.timeouts.store(0, Ordering::Relaxed);
+    }
 }
 
 /// One server's identity and settings, from `INFO server` and `INFO replication`.
@@ -300,9 +335,11 @@ impl Backend {
             target: target.redacted(),
             detail: e.to_string(),
         };
+        // No driver response timeout: the store times each call itself, and a late reply
+        // must not cost the connection (and every other call in flight on it).
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(opts.connect_timeout))
-            .set_response_timeout(Some(opts.timeout.max(Duration::from_millis(1))));
+            .set_response_timeout(None);
         match target {
             Target::Standalone { url } => {
                 let client =
@@ -366,12 +403,6 @@ impl Backend {
             Target::Cluster { seeds } => {
                 let client = redis::cluster::ClusterClientBuilder::new(seeds.clone())
                     .connection_timeout(opts.connect_timeout)
-                    .response_timeout(opts.timeout)
-                    // Few, short retries: the call's own timeout bounds them, and the script
-                    // recognises its own token if a resent insert had already run.
-                    .retries(2)
-                    .min_retry_wait(5)
-                    .max_retry_wait(50)
                     .build()
                     .map_err(|e| RedisStoreError::InvalidUrl {
                         reason: e.to_string(),
@@ -384,9 +415,24 @@ impl Backend {
                             detail: "timed out connecting to the cluster".to_owned(),
                         })?
                         .map_err(unreachable)?;
-                Ok(Self::Cluster(conn))
+                Ok(Self::Cluster(Box::new(Cluster {
+                    client,
+                    conn: RwLock::new(conn),
+                    rebuilding: AtomicBool::new(false),
+                    timeouts: AtomicU32::new(0),
+                    last_rebuild_ms: AtomicU64::new(0),
+                })))
             }
         }
+    }
+
+    fn cluster_conn(c: &Cluster) -> redis::RedisResult<ClusterConnection> {
+        c.current().ok_or_else(|| {
+            redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "cluster connection lock poisoned",
+            ))
+        })
     }
 
     fn single_conn(s: &Single) -> redis::RedisResult<Live> {
@@ -437,8 +483,9 @@ impl Backend {
                         }
                     }
                 }
-                Self::Cluster(conn) => {
-                    let mut conn = conn.clone();
+                Self::Cluster(cl) => {
+                    let mut conn =
+                        Self::cluster_conn(cl).map_err(|e| (Failure::from_error(&e), None))?;
                     match wait {
                         None => conn.req_packed_command(&c).await.map(|v| vec![v]),
                         Some((n, ms)) => {
@@ -526,8 +573,7 @@ impl Backend {
         c.arg("LOAD").arg(CHECK_SCRIPT);
         match self {
             Self::Single(_) => self.request(&c).await.map(|_| ()),
-            Self::Cluster(conn) => conn
-                .clone()
+            Self::Cluster(cl) => Self::cluster_conn(cl)?
                 .route_command(
                     c,
                     RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllNodes, None)),
@@ -540,15 +586,17 @@ impl Backend {
     async fn request(&self, c: &Cmd) -> redis::RedisResult<Value> {
         let v = match self {
             Self::Single(s) => Self::single_conn(s)?.conn.req_packed_command(c).await?,
-            Self::Cluster(conn) => conn.clone().req_packed_command(c).await?,
+            Self::Cluster(cl) => Self::cluster_conn(cl)?.req_packed_command(c).await?,
         };
         v.extract_error()
     }
 
-    /// Sends `c` to every master; `(node, reply or error text)` each.
-    async fn each_master(
+    /// Sends `c` to every master (or every node, replicas included); `(node, reply or error
+    /// text)` each.
+    async fn each_node(
         &self,
         c: Cmd,
+        replicas_too: bool,
     ) -> redis::RedisResult<Vec<(String, Result<Value, String>)>> {
         match self {
             Self::Single(s) => {
@@ -557,12 +605,18 @@ impl Backend {
                 let r = on_conn(&mut conn, &c).await?;
                 Ok(vec![(live.node, r)])
             }
-            Self::Cluster(conn) => {
-                let v = conn
-                    .clone()
+            Self::Cluster(cl) => {
+                let v = Self::cluster_conn(cl)?
                     .route_command(
                         c,
-                        RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+                        RoutingInfo::MultiNode((
+                            if replicas_too {
+                                MultipleNodeRoutingInfo::AllNodes
+                            } else {
+                                MultipleNodeRoutingInfo::AllMasters
+                            },
+                            None,
+                        )),
                     )
                     .await?;
                 let Value::Map(entries) = v else {
@@ -590,8 +644,8 @@ impl Backend {
         server.arg("server");
         let mut repl = redis::cmd("INFO");
         repl.arg("replication");
-        let servers = self.each_master(server).await?;
-        let repls = self.each_master(repl).await?;
+        let servers = self.each_node(server, false).await?;
+        let repls = self.each_node(repl, false).await?;
         let mut out = Vec::new();
         for (node, s) in servers {
             let Ok(s) = s else { continue };
@@ -607,14 +661,15 @@ impl Backend {
         Ok(out)
     }
 
-    /// `CONFIG GET maxmemory-policy` on every master: the policy, or the error text.
+    /// `CONFIG GET maxmemory-policy` on every node, replicas included (a replica may be
+    /// promoted): the policy, or the error text.
     pub(crate) async fn eviction_policies(
         &self,
     ) -> redis::RedisResult<Vec<(String, Result<String, String>)>> {
         let mut c = redis::cmd("CONFIG");
         c.arg("GET").arg("maxmemory-policy");
         Ok(self
-            .each_master(c)
+            .each_node(c, true)
             .await?
             .into_iter()
             .map(|(node, r)| (node, r.and_then(policy_of)))
@@ -626,7 +681,7 @@ impl Backend {
         let mut c = redis::cmd("CLUSTER");
         c.arg("INFO");
         Ok(self
-            .each_master(c)
+            .each_node(c, false)
             .await?
             .into_iter()
             .map(|(node, r)| {
@@ -648,13 +703,13 @@ impl Backend {
 
     /// `CLUSTER SLOTS`: `(first, last, master host:port)` per range (Cluster only).
     pub(crate) async fn cluster_slots(&self) -> redis::RedisResult<Vec<(u16, u16, String)>> {
-        let Self::Cluster(conn) = self else {
+        let Self::Cluster(cl) = self else {
             return Ok(Vec::new());
         };
+        let mut conn = Self::cluster_conn(cl)?;
         let mut c = redis::cmd("CLUSTER");
         c.arg("SLOTS");
         let v = conn
-            .clone()
             .route_command(c, RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random))
             .await?
             .extract_error()?;

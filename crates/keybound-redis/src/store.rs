@@ -36,6 +36,13 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// How long a fence lasts: the window plus one second, since an entry lives through the
+/// whole second `expires_at` (`now + window` at most), i.e. up to `window + 1 s` after the
+/// second it was written in.
+fn fence_ms(opts: &RedisOptions) -> u64 {
+    ms(opts.window).saturating_add(1000)
+}
+
 /// A DPoP replay store (RFC 9449 §11.1) shared by every instance of a fleet through one
 /// Redis or Valkey deployment (standalone, Sentinel or Cluster).
 ///
@@ -210,7 +217,7 @@ impl RedisReplayStore {
             .map_err(setup("SCRIPT LOAD"))?;
 
         let layout = KeyLayout::new(&options.prefix);
-        let window_ms = ms(options.window);
+        let window_ms = fence_ms(&options);
         let now = now_ms();
         // A missing epoch means a fresh deployment or a server that lost its data; entries
         // it lost were written before its last start, so they are gone one window after it.
@@ -425,8 +432,9 @@ impl Inner {
                 Ok(Ok(r)) => r,
             };
             self.last_ok_ms.store(now_ms(), Ordering::Relaxed);
-            if let Backend::Single(s) = &self.backend {
-                s.timeouts.store(0, Ordering::Relaxed);
+            match &self.backend {
+                Backend::Single(s) => s.timeouts.store(0, Ordering::Relaxed),
+                Backend::Cluster(c) => c.timeouts.store(0, Ordering::Relaxed),
             }
             match reply {
                 Reply::Inserted => return Ok(()),
@@ -478,7 +486,7 @@ impl Inner {
     /// flush, failover to an empty replica). Fail closed for one window from now and store
     /// a new epoch that says so, for every other instance.
     async fn epoch_missing(&self, tag: usize, epoch_key: &[u8], deadline: Instant) {
-        let fence = now_ms().saturating_add(ms(self.opts.window));
+        let fence = now_ms().saturating_add(fence_ms(&self.opts));
         let epoch = new_epoch(fence);
         tracing::warn!(
             tag,
@@ -512,7 +520,7 @@ impl Inner {
     /// tag is fenced now.
     fn adopt(&self, tag: usize, held: Vec<u8>, why: &'static str) -> bool {
         let now = now_ms();
-        let fence = fence_of(&held).unwrap_or_else(|| now.saturating_add(ms(self.opts.window)));
+        let fence = fence_of(&held).unwrap_or_else(|| now.saturating_add(fence_ms(&self.opts)));
         let mut until = 0;
         self.tags.update(tag, |s| {
             s.epoch = held.into();
@@ -541,7 +549,7 @@ impl Inner {
     /// State loss on `tags` seen by this instance (identity change): fence them for one
     /// window and overwrite their epochs, so every other instance fences too.
     async fn fence_and_rewrite(&self, tags: Vec<usize>, reason: &str) {
-        let fence = now_ms().saturating_add(ms(self.opts.window));
+        let fence = now_ms().saturating_add(fence_ms(&self.opts));
         tracing::warn!(
             tags = tags.len(),
             until_unix_ms = fence,
@@ -595,12 +603,60 @@ impl Inner {
     fn on_timeout(self: &Arc<Self>) {
         self.last_failure_ms.store(now_ms(), Ordering::Relaxed);
         self.warn_unavailable("timeout");
-        if let Backend::Single(s) = &self.backend {
-            let n = s.timeouts.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-            if n >= TIMEOUTS_BEFORE_RECONNECT {
-                self.replace_connection();
+        match &self.backend {
+            Backend::Single(s) => {
+                let n = s.timeouts.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+                if n >= TIMEOUTS_BEFORE_RECONNECT {
+                    self.replace_connection();
+                }
+            }
+            Backend::Cluster(c) => {
+                let n = c.timeouts.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+                if n >= TIMEOUTS_BEFORE_RECONNECT {
+                    self.spawn_cluster_rebuild();
+                }
             }
         }
+    }
+
+    /// Replaces a Cluster connection that keeps timing out (at most once per connect
+    /// timeout), then polls the masters' identities on the new one.
+    fn spawn_cluster_rebuild(self: &Arc<Self>) {
+        let Backend::Cluster(c) = &self.backend else {
+            return;
+        };
+        let now = now_ms();
+        let last = c.last_rebuild_ms.load(Ordering::Relaxed);
+        if now < last.saturating_add(ms(self.opts.connect_timeout))
+            || c.rebuilding.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        c.last_rebuild_ms.store(now, Ordering::Relaxed);
+        let weak = Arc::downgrade(self);
+        self.runtime.spawn(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            let Backend::Cluster(c) = &inner.backend else {
+                return;
+            };
+            match tokio::time::timeout(inner.opts.connect_timeout, c.open()).await {
+                Ok(Ok(conn)) => {
+                    c.install(conn);
+                    tracing::info!("replaced a Cluster connection that stopped answering");
+                    c.rebuilding.store(false, Ordering::Release);
+                    let limit = inner.opts.connect_timeout;
+                    let _ = tokio::time::timeout(limit, inner.poll()).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(detail = %e, "cluster reconnect failed");
+                    c.rebuilding.store(false, Ordering::Release);
+                }
+                Err(_) => {
+                    tracing::debug!("cluster reconnect timed out");
+                    c.rebuilding.store(false, Ordering::Release);
+                }
+            }
+        });
     }
 
     fn on_failure(self: &Arc<Self>, failure: Failure, generation: Option<u64>) -> ReplayError {
@@ -621,6 +677,10 @@ impl Inner {
                 }
                 ReplayError::Unavailable
             }
+            Failure::Timeout => {
+                self.on_timeout();
+                ReplayError::Unavailable
+            }
             Failure::NoScript => {
                 self.warn_unavailable("NOSCRIPT");
                 ReplayError::Unavailable
@@ -633,7 +693,6 @@ impl Inner {
     }
 
     fn warn_unavailable(&self, detail: &str) {
-        eprintln!("DEBUG unavailable: {detail}");
         if let Some(suppressed) = self.gate.allow() {
             tracing::warn!(
                 target = %self.target.redacted(),
@@ -705,7 +764,7 @@ impl Inner {
         let changed = self.note_identity(&info);
         if let Some(reason) = &changed {
             // Fence before the connection can serve a single call.
-            let fence = now_ms().saturating_add(ms(self.opts.window));
+            let fence = now_ms().saturating_add(fence_ms(&self.opts));
             for t in 0..TAGS {
                 self.tags
                     .update(t, |st| st.fence_until_ms = st.fence_until_ms.max(fence));
@@ -772,7 +831,10 @@ impl Inner {
             return;
         }
         let infos = match self.backend.node_infos().await {
-            Ok(i) => i,
+            Ok(i) => {
+                self.last_ok_ms.store(now_ms(), Ordering::Relaxed);
+                i
+            }
             Err(e) => {
                 tracing::debug!(detail = %e, "identity poll failed");
                 if matches!(Failure::from_error(&e), Failure::Connection(_)) {

@@ -149,6 +149,13 @@ impl<'a, S: AsyncReplayStore + Sync, C: Clock> Kit<'a, S, C> {
         }
     }
 
+    /// Entries live `secs` after `now` (default 300): set it to the store's acceptance
+    /// window, which a store that fences after state loss is built for.
+    pub fn with_window(mut self, secs: u64) -> Self {
+        self.window = secs.max(1);
+        self
+    }
+
     /// The scope every key of this kit uses.
     pub fn scope(&self) -> &[u8] {
         &self.scope
@@ -324,9 +331,29 @@ impl<'a, S: AsyncReplayStore + Sync, C: Clock> Kit<'a, S, C> {
         Ok(accepted)
     }
 
+    /// While `now` is within the life of the key accepted before an outage, it must not be
+    /// accepted again.
+    async fn still_refused(&self, expires_at: u64, now: u64) -> Result<(), Failure> {
+        if now > expires_at {
+            return Ok(());
+        }
+        let r = self.submit("before-outage", now + self.window, now).await;
+        if r.is_ok() {
+            return fail(
+                "unavailability",
+                format!(
+                    "a key accepted before the outage (expires_at {expires_at}) was accepted \
+                     again at {now}"
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// Runs `outage`: while it lasts every new key is refused with `Unavailable` (never
     /// accepted, never called a replay); after it ends the store accepts again within
-    /// `recovery`, and a key accepted before the outage is still refused.
+    /// `recovery`, and a key accepted before the outage is refused for as long as it lives
+    /// (through its `expires_at`), even if the outage lost it.
     pub async fn unavailability<O: Outage>(
         &self,
         outage: &mut O,
@@ -334,7 +361,8 @@ impl<'a, S: AsyncReplayStore + Sync, C: Clock> Kit<'a, S, C> {
     ) -> Result<(), Failure> {
         const C: &str = "unavailability";
         let now = self.clock.now();
-        let r = self.submit("before-outage", now + self.window, now).await;
+        let before_expiry = now + self.window;
+        let r = self.submit("before-outage", before_expiry, now).await;
         if r != Ok(()) {
             return fail(C, format!("before the outage a key answered {r:?}"));
         }
@@ -354,6 +382,7 @@ impl<'a, S: AsyncReplayStore + Sync, C: Clock> Kit<'a, S, C> {
         let mut i = 0u32;
         loop {
             let now = self.clock.now();
+            self.still_refused(before_expiry, now).await?;
             match self
                 .submit(&format!("after-{i}"), now + self.window, now)
                 .await
@@ -366,11 +395,7 @@ impl<'a, S: AsyncReplayStore + Sync, C: Clock> Kit<'a, S, C> {
             }
             i += 1;
         }
-        let now = self.clock.now();
-        let r = self.submit("before-outage", now + self.window, now).await;
-        if r.is_ok() {
-            return fail(C, "a key accepted before the outage was accepted again");
-        }
+        self.still_refused(before_expiry, self.clock.now()).await?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use keybound_redis::{AsyncReplayStore, RedisOptions, ReplayError, ReplayKey};
 
 /// Options with a short window (the fault tests wait through it) and a generous call
 /// timeout (debug builds on a loaded two-core CI machine).
-pub fn opts() -> RedisOptions {
+pub(crate) fn opts() -> RedisOptions {
     RedisOptions::new()
         .with_window(Duration::from_secs(2))
         .with_timeout(Duration::from_millis(300))
@@ -17,7 +17,7 @@ pub fn opts() -> RedisOptions {
 }
 
 /// A standalone server, or a failure saying how to install Redis.
-pub fn server(extra: &[&str]) -> RedisServer {
+pub(crate) fn server(extra: &[&str]) -> RedisServer {
     if let Err(e) = require_redis() {
         panic!("{e}");
     }
@@ -28,14 +28,14 @@ pub fn server(extra: &[&str]) -> RedisServer {
 }
 
 /// Unix seconds now.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
 /// One check-and-insert of `jti` in `scope`, kept 2 s (one test window).
-pub async fn submit<S: AsyncReplayStore>(
+pub(crate) async fn submit<S: AsyncReplayStore>(
     store: &S,
     scope: &str,
     jti: &str,
@@ -49,7 +49,7 @@ pub async fn submit<S: AsyncReplayStore>(
 }
 
 /// Polls `f` every 50 ms until it returns true or `limit` passes.
-pub async fn eventually<F, Fut>(limit: Duration, mut f: F) -> bool
+pub(crate) async fn eventually<F, Fut>(limit: Duration, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: core::future::Future<Output = bool>,
@@ -68,7 +68,7 @@ where
 
 /// Connects and waits until the store is ready: a server started less than one window ago
 /// fences every tag until its start + window (it may have lost `jti`s at that start).
-pub async fn ready(url: &str, options: RedisOptions) -> keybound_redis::RedisReplayStore {
+pub(crate) async fn ready(url: &str, options: RedisOptions) -> keybound_redis::RedisReplayStore {
     let store = match keybound_redis::RedisReplayStore::connect(url, options).await {
         Ok(s) => s,
         Err(e) => panic!("connect {url}: {e}"),
@@ -84,4 +84,19 @@ pub async fn ready(url: &str, options: RedisOptions) -> keybound_redis::RedisRep
         store.health()
     );
     store
+}
+
+/// Like [`submit`], with the entry kept `secs` (match it to the store's window).
+pub(crate) async fn submit_for<S: AsyncReplayStore>(
+    store: &S,
+    scope: &str,
+    jti: &str,
+    secs: u64,
+) -> Result<(), ReplayError> {
+    let now = now();
+    let key = ReplayKey {
+        scope: scope.as_bytes(),
+        jti,
+    };
+    store.check_and_insert_async(key, now + secs, now).await
 }
