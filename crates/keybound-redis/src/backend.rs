@@ -195,19 +195,25 @@ impl Live {
         server.arg("server");
         let mut repl = redis::cmd("INFO");
         repl.arg("replication");
+        let mut stats = redis::cmd("INFO");
+        stats.arg("stats");
         let mut policy = redis::cmd("CONFIG");
         policy.arg("GET").arg("maxmemory-policy");
         let server = on_conn(&mut conn, &server).await?;
         let repl = on_conn(&mut conn, &repl).await?;
+        let stats = on_conn(&mut conn, &stats).await?;
         let policy = on_conn(&mut conn, &policy).await?;
-        let (Ok(server), Ok(repl)) = (server, repl) else {
+        let (Ok(server), Ok(repl), Ok(stats)) = (server, repl, stats) else {
             return Err(redis::RedisError::from((
                 redis::ErrorKind::Client,
                 "INFO refused",
             )));
         };
         Ok((
-            NodeInfo::parse(self.node.clone(), &text_of(&server), &text_of(&repl)),
+            NodeInfo::parse(
+                self.node.clone(),
+                &[&text_of(&server), &text_of(&repl), &text_of(&stats)],
+            ),
             policy.and_then(policy_of),
         ))
     }
@@ -284,15 +290,16 @@ pub(crate) struct NodeInfo {
     pub(crate) replid: String,
     pub(crate) replid2: String,
     pub(crate) uptime_s: u64,
+    pub(crate) evicted_keys: u64,
 }
 
 impl NodeInfo {
-    fn parse(node: String, server: &[u8], replication: &[u8]) -> Self {
+    fn parse(node: String, sections: &[&[u8]]) -> Self {
         let mut info = Self {
             node,
             ..Self::default()
         };
-        for text in [server, replication] {
+        for text in sections {
             for line in String::from_utf8_lossy(text).lines() {
                 let Some((k, v)) = line.trim_end().split_once(':') else {
                     continue;
@@ -303,6 +310,7 @@ impl NodeInfo {
                     "master_replid" => info.replid = v.to_owned(),
                     "master_replid2" => info.replid2 = v.to_owned(),
                     "uptime_in_seconds" => info.uptime_s = v.parse().unwrap_or(0),
+                    "evicted_keys" => info.evicted_keys = v.parse().unwrap_or(0),
                     _ => {}
                 }
             }
@@ -644,19 +652,24 @@ impl Backend {
         server.arg("server");
         let mut repl = redis::cmd("INFO");
         repl.arg("replication");
+        let mut stats = redis::cmd("INFO");
+        stats.arg("stats");
         let servers = self.each_node(server, false).await?;
         let repls = self.each_node(repl, false).await?;
-        let mut out = Vec::new();
-        for (node, s) in servers {
-            let Ok(s) = s else { continue };
-            let Some(r) = repls
-                .iter()
-                .find(|(n, _)| *n == node)
+        let stats = self.each_node(stats, false).await?;
+        let find = |list: &[(String, Result<Value, String>)], node: &str| {
+            list.iter()
+                .find(|(n, _)| n == node)
                 .and_then(|(_, r)| r.as_ref().ok())
-            else {
+                .map(text_of)
+        };
+        let mut out = Vec::new();
+        for (node, s) in &servers {
+            let Ok(s) = s else { continue };
+            let (Some(r), Some(st)) = (find(&repls, node), find(&stats, node)) else {
                 continue;
             };
-            out.push(NodeInfo::parse(node, &text_of(&s), &text_of(r)));
+            out.push(NodeInfo::parse(node.clone(), &[&text_of(s), &r, &st]));
         }
         Ok(out)
     }
@@ -799,9 +812,13 @@ mod tests {
     fn parses_node_identity_from_info() {
         let i = NodeInfo::parse(
             "h:1".to_owned(),
-            b"# Server\r\nrun_id:abc\r\nuptime_in_seconds:42\r\n",
-            b"# Replication\r\nrole:master\r\nmaster_replid:r1\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n",
+            &[
+                b"# Server\r\nrun_id:abc\r\nuptime_in_seconds:42\r\n",
+                b"# Replication\r\nrole:master\r\nmaster_replid:r1\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n",
+                b"# Stats\r\nevicted_keys:7\r\n",
+            ],
         );
+        assert_eq!(i.evicted_keys, 7);
         assert_eq!(i.run_id, "abc");
         assert_eq!(i.role, "master");
         assert_eq!(i.replid, "r1");

@@ -103,6 +103,8 @@ struct Inner {
     last_failure_ms: AtomicU64,
     gate: LogGate,
     monitor: Mutex<Option<tokio::task::AbortHandle>>,
+    /// False while the monitor sees an evicting `maxmemory-policy` on some node.
+    policy_ok: core::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -296,6 +298,7 @@ impl RedisReplayStore {
                 suppressed: AtomicU64::new(0),
             },
             monitor: Mutex::new(None),
+            policy_ok: core::sync::atomic::AtomicBool::new(true),
         });
         if let Some(interval) = inner.opts.monitor_interval {
             let weak = Arc::downgrade(&inner);
@@ -401,6 +404,10 @@ impl Inner {
             self.warn_unavailable("too many calls in flight");
             ReplayError::Unavailable
         })?;
+        if !self.policy_ok.load(Ordering::Relaxed) {
+            self.warn_unavailable("a node's maxmemory-policy can evict keys");
+            return Err(ReplayError::Unavailable);
+        }
         let epoch_key = self.layout.epoch_key(tag);
         for attempt in 0..2 {
             let mut state = self.tags.get(tag).ok_or(ReplayError::Unavailable)?;
@@ -798,6 +805,9 @@ impl Inner {
                     "failover (replication id of {} changed)",
                     info.node
                 )),
+                Some(p) if info.evicted_keys > p.evicted_keys => {
+                    Some(format!("{} evicted keys", info.node))
+                }
                 _ => None,
             }
         } else {
@@ -809,6 +819,9 @@ impl Inner {
                     "master {} failed over (replication id changed)",
                     info.node
                 )),
+                Some(p) if info.evicted_keys > p.evicted_keys => {
+                    Some(format!("master {} evicted keys", info.node))
+                }
                 None if info.was_promoted() => {
                     Some(format!("replica {} was promoted to master", info.node))
                 }
@@ -843,6 +856,7 @@ impl Inner {
                 return;
             }
         };
+        self.watch_policies().await;
         let mut lost_nodes = Vec::new();
         let mut reasons = Vec::new();
         for info in &infos {
@@ -864,6 +878,34 @@ impl Inner {
             all_tags()
         };
         self.fence_and_rewrite(tags, &reasons.join("; ")).await;
+    }
+
+    /// Re-reads every node's `maxmemory-policy`: an evicting one (set at run time with
+    /// `CONFIG SET`) makes every call fail closed until it is `noeviction` again; keys it
+    /// evicts meanwhile show up in `evicted_keys` and are fenced like any state loss.
+    async fn watch_policies(&self) {
+        let Ok(policies) = self.backend.eviction_policies().await else {
+            return;
+        };
+        let evicting = policies.iter().find(|(_, p)| {
+            p.as_ref()
+                .is_ok_and(|p| !p.eq_ignore_ascii_case("noeviction"))
+        });
+        match evicting {
+            Some((node, Ok(policy))) => {
+                if self.policy_ok.swap(false, Ordering::Relaxed) {
+                    tracing::error!(
+                        %node, %policy,
+                        "maxmemory-policy can evict replay entries: failing closed until it is noeviction"
+                    );
+                }
+            }
+            _ => {
+                if !self.policy_ok.swap(true, Ordering::Relaxed) {
+                    tracing::info!("maxmemory-policy is noeviction again");
+                }
+            }
+        }
     }
 
     /// The tags whose slots `nodes` serve (all tags if the slot map cannot be read).

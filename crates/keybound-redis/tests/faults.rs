@@ -278,3 +278,89 @@ async fn wait_for_replicas_fails_closed_without_enough_acks() {
     );
     let _ = now();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicting_policy_set_at_run_time_fails_closed_until_restored() {
+    let srv = server(&[]);
+    let store = ready(&srv.url(), opts()).await;
+    assert_eq!(submit(&store, "s", "before").await, Ok(()));
+    srv.cli(&["CONFIG", "SET", "maxmemory-policy", "volatile-lru"])
+        .unwrap();
+    // The monitor (200 ms here) notices; from then on nothing is accepted.
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            let s = store.clone();
+            async move { submit(&s, "s", "probe").await == Err(ReplayError::Unavailable) }
+        })
+        .await
+    );
+    for i in 0..10 {
+        assert_eq!(
+            submit(&store, "s", &format!("evicting-{i}")).await,
+            Err(ReplayError::Unavailable)
+        );
+    }
+    srv.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+        .unwrap();
+    // Nothing was evicted (no memory pressure): accepted again without a fence.
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            let s = store.clone();
+            async move { submit(&s, "s", "again").await.is_ok() }
+        })
+        .await
+    );
+    assert_eq!(
+        submit(&store, "s", "before").await,
+        Err(ReplayError::Replayed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicted_keys_are_fenced_like_state_loss() {
+    let srv = server(&[]);
+    let store = ready(&srv.url(), opts()).await;
+    for i in 0..200 {
+        assert_eq!(submit(&store, "s", &format!("e-{i}")).await, Ok(()));
+    }
+    // An operator squeezes memory with an evicting policy behind the store's back: keys go.
+    let used: u64 = srv
+        .cli(&["INFO", "memory"])
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    srv.cli(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"])
+        .unwrap();
+    srv.cli(&["CONFIG", "SET", "maxmemory", &(used - 20_000).to_string()])
+        .unwrap();
+    srv.cli(&["SET", "filler", "x"]).unwrap();
+    srv.cli(&["CONFIG", "SET", "maxmemory", "0"]).unwrap();
+    srv.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+        .unwrap();
+    let evicted: u64 = srv
+        .cli(&["INFO", "stats"])
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(evicted > 0);
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            let s = store.clone();
+            async move { s.health().fenced_tags == 1024 }
+        })
+        .await,
+        "{:?}",
+        store.health()
+    );
+    for i in 0..200 {
+        assert_ne!(submit(&store, "s", &format!("e-{i}")).await, Ok(()));
+    }
+}
