@@ -840,5 +840,32 @@ mod tests {
         assert!(matches!(Failure::from_error(&io), Failure::Connection(_)));
         let other = redis::RedisError::from((redis::ErrorKind::Client, "x"));
         assert!(matches!(Failure::from_error(&other), Failure::Other(_)));
+        // Redirects left after the driver's own, a cluster or master down, a server still
+        // loading: all unavailability, never an answer.
+        use redis::ServerErrorKind as K;
+        for kind in [
+            K::Moved,
+            K::Ask,
+            K::ClusterDown,
+            K::MasterDown,
+            K::TryAgain,
+            K::BusyLoading,
+        ] {
+            let e = redis::RedisError::from((
+                redis::ErrorKind::Server(kind),
+                "server error",
+                "3999 127.0.0.1:6381".to_owned(),
+            ));
+            assert!(
+                matches!(Failure::from_error(&e), Failure::Other(_)),
+                "{kind:?}"
+            );
+        }
+        let ro = redis::RedisError::from((
+            redis::ErrorKind::Server(K::ReadOnly),
+            "READONLY",
+            "You can't write against a read only replica.".to_owned(),
+        ));
+        assert!(matches!(Failure::from_error(&ro), Failure::Connection(_)));
     }
 }

@@ -364,3 +364,20 @@ async fn evicted_keys_are_fenced_like_state_loss() {
         assert_ne!(submit(&store, "s", &format!("e-{i}")).await, Ok(()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_identity_polls_on_demand_without_a_monitor() {
+    let srv = server(&[]);
+    let store = ready(&srv.url(), opts().with_monitor_interval(None)).await;
+    assert_eq!(submit(&store, "s", "a").await, Ok(()));
+    srv.cli(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])
+        .unwrap();
+    // No monitor: nothing notices until the host asks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(submit(&store, "s", "b").await, Ok(()));
+    store.check_identity().await;
+    assert_eq!(
+        submit(&store, "s", "c").await,
+        Err(ReplayError::Unavailable)
+    );
+}
