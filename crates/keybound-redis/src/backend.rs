@@ -174,6 +174,26 @@ impl Single {
     }
 }
 
+/// A client for one server URL, with the configured TLS roots for `rediss://`.
+fn standalone_client(url: &str, opts: &RedisOptions) -> Result<Client, RedisStoreError> {
+    let invalid = |e: redis::RedisError| RedisStoreError::InvalidUrl {
+        reason: e.to_string(),
+    };
+    #[cfg(feature = "tls")]
+    if let Some(pem) = &opts.tls_root_pem {
+        return Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            },
+        )
+        .map_err(invalid);
+    }
+    let _ = opts;
+    Client::open(url).map_err(invalid)
+}
+
 /// One request on one connection: `Err` for a broken connection, `Ok(Err(text))` for an
 /// error reply.
 async fn on_conn(
@@ -350,10 +370,7 @@ impl Backend {
             .set_response_timeout(None);
         match target {
             Target::Standalone { url } => {
-                let client =
-                    Client::open(url.as_str()).map_err(|e| RedisStoreError::InvalidUrl {
-                        reason: e.to_string(),
-                    })?;
+                let client = standalone_client(url, opts)?;
                 let single = Single {
                     source: Source::Direct(client),
                     config,
@@ -409,12 +426,19 @@ impl Backend {
                 Ok(Self::Single(Box::new(single)))
             }
             Target::Cluster { seeds } => {
-                let client = redis::cluster::ClusterClientBuilder::new(seeds.clone())
-                    .connection_timeout(opts.connect_timeout)
-                    .build()
-                    .map_err(|e| RedisStoreError::InvalidUrl {
-                        reason: e.to_string(),
-                    })?;
+                let builder = redis::cluster::ClusterClientBuilder::new(seeds.clone())
+                    .connection_timeout(opts.connect_timeout);
+                #[cfg(feature = "tls")]
+                let builder = match &opts.tls_root_pem {
+                    Some(pem) => builder.certs(redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem.clone()),
+                    }),
+                    None => builder,
+                };
+                let client = builder.build().map_err(|e| RedisStoreError::InvalidUrl {
+                    reason: e.to_string(),
+                })?;
                 let conn =
                     tokio::time::timeout(opts.connect_timeout, client.get_async_connection())
                         .await

@@ -19,6 +19,7 @@ use crate::key::MAX_PREFIX;
 /// | `wait_timeout` | 50 ms | the `WAIT` timeout |
 /// | `trust_eviction_policy` | false | connect even when `CONFIG GET maxmemory-policy` cannot be read |
 /// | `monitor_interval` | 1 s | how often server identities are polled (`None`: never) |
+/// | `tls_root_certificates` | system store | PEM roots for `rediss://` (feature `tls`) |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisOptions {
     pub(crate) prefix: String,
@@ -30,6 +31,7 @@ pub struct RedisOptions {
     pub(crate) wait_timeout: Duration,
     pub(crate) trust_eviction_policy: bool,
     pub(crate) monitor_interval: Option<Duration>,
+    pub(crate) tls_root_pem: Option<Vec<u8>>,
 }
 
 impl Default for RedisOptions {
@@ -44,6 +46,7 @@ impl Default for RedisOptions {
             wait_timeout: Duration::from_millis(50),
             trust_eviction_policy: false,
             monitor_interval: Some(Duration::from_secs(1)),
+            tls_root_pem: None,
         }
     }
 }
@@ -115,6 +118,15 @@ impl RedisOptions {
     /// check and, for standalone and Sentinel, on reconnection).
     pub fn with_monitor_interval(mut self, interval: Option<Duration>) -> Self {
         self.monitor_interval = interval;
+        self
+    }
+
+    /// For `rediss://` and `rediss+cluster://`: trust these PEM root certificates instead of
+    /// the system store (a private CA).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn with_tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_pem = Some(pem.into());
         self
     }
 

@@ -161,6 +161,12 @@ impl RedisReplayStore {
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, RedisStoreError> {
         options.validate()?;
         let target = Target::parse(url)?;
+        #[cfg(feature = "tls")]
+        {
+            // The driver builds its TLS configuration from the process-wide provider; make it
+            // ring (keybound's choice) unless the host installed one already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|e| RedisStoreError::Setup {
                 step: "tokio runtime",

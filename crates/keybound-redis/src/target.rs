@@ -38,12 +38,24 @@ impl Target {
             .ok_or_else(|| bad("no `scheme://`".to_owned()))?;
         let scheme = scheme.to_ascii_lowercase();
         match scheme.as_str() {
+            "rediss" | "valkeys" | "rediss+cluster" | "valkeys+cluster"
+                if !cfg!(feature = "tls") =>
+            {
+                Err(bad(format!(
+                    "`{scheme}://` needs keybound-redis' `tls` feature"
+                )))
+            }
             "redis" | "rediss" | "valkey" | "valkeys" | "unix" | "redis+unix" | "valkey+unix" => {
                 Ok(Self::Standalone {
                     url: url.to_owned(),
                 })
             }
-            "redis+cluster" | "valkey+cluster" => {
+            "redis+cluster" | "valkey+cluster" | "rediss+cluster" | "valkeys+cluster" => {
+                let node_scheme = if scheme.starts_with("rediss") || scheme.starts_with("valkeys") {
+                    "rediss"
+                } else {
+                    "redis"
+                };
                 let (auth, hosts, path) = split_authority(rest)?;
                 if !path.is_empty() && path != "/" {
                     return Err(bad(
@@ -55,8 +67,8 @@ impl Target {
                     .map(|h| {
                         let (host, port) = host_port(h, REDIS_PORT)?;
                         Ok(match auth {
-                            Some(a) => format!("redis://{a}@{host}:{port}"),
-                            None => format!("redis://{host}:{port}"),
+                            Some(a) => format!("{node_scheme}://{a}@{host}:{port}"),
+                            None => format!("{node_scheme}://{host}:{port}"),
                         })
                     })
                     .collect::<Result<Vec<_>, RedisStoreError>>()?;
@@ -239,7 +251,7 @@ fn redact(url: &str) -> String {
 }
 
 fn host_of_seed(seed: &str) -> &str {
-    let rest = seed.trim_start_matches("redis://");
+    let rest = seed.split_once("://").map_or(seed, |(_, r)| r);
     rest.rsplit_once('@').map_or(rest, |(_, h)| h)
 }
 
@@ -252,9 +264,10 @@ mod tests {
     fn accepts_standalone_urls_as_written() {
         for url in [
             "redis://127.0.0.1:6379",
-            "rediss://cache.example:6380/2",
             "valkey://u:p@h",
             "unix:///run/redis.sock",
+            #[cfg(feature = "tls")]
+            "rediss://cache.example:6380/2",
         ] {
             assert_eq!(
                 Target::parse(url),
@@ -295,6 +308,28 @@ mod tests {
         );
         let t = Target::parse("redis+sentinel://u:x@s1/m").unwrap();
         assert_eq!(t.redacted(), "redis+sentinel://s1:26379/m");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn rejects_tls_urls_without_the_tls_feature() {
+        for url in ["rediss://h:6380", "rediss+cluster://h1,h2"] {
+            assert!(
+                matches!(Target::parse(url), Err(RedisStoreError::InvalidUrl { reason }) if reason.contains("`tls` feature")),
+                "{url}"
+            );
+        }
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn parses_tls_cluster_urls() {
+        assert_eq!(
+            Target::parse("rediss+cluster://h1:7000,h2"),
+            Ok(Target::Cluster {
+                seeds: vec!["rediss://h1:7000".to_owned(), "rediss://h2:6379".to_owned()]
+            })
+        );
     }
 
     #[test]
