@@ -6,6 +6,8 @@
 //! - the same load as a bare `SET key token NX PX ttl` from the same client, to separate the
 //!   script's cost from the client's;
 //! - `redis-benchmark -t set` at the same concurrency (one connection per client);
+//! - with `KB_REDIS_BENCH_PIPELINE=1`, a design the store does not use: `SET … NX PX … GET`
+//!   and `GET epoch` pipelined without a script (what the script's atomicity costs);
 //! - bytes per entry: `MEMORY USAGE` of entries, and the growth of `used_memory` per entry
 //!   (which also counts the expires table).
 //!
@@ -192,6 +194,34 @@ fn main() {
                 })
                 .await,
             );
+            if std::env::var_os("KB_REDIS_BENCH_PIPELINE").is_some() {
+                let conn = raw.clone();
+                let r = drive("pipeline SET NX PX GET + GET epoch (no script)", c, n, move |i| {
+                    let mut conn = conn.clone();
+                    async move {
+                        let key = format!("pipe:{{{:03x}}}:{round}:{i:016x}", i % 1024);
+                        let epoch = format!("pipe:{{{:03x}}}e", i % 1024);
+                        let mut p = redis::pipe();
+                        p.cmd("SET")
+                            .arg(key)
+                            .arg(i as i64)
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(311_000)
+                            .arg("GET")
+                            .cmd("GET")
+                            .arg(epoch);
+                        let v: (Option<i64>, Option<Vec<u8>>) =
+                            p.query_async(&mut conn).await.unwrap();
+                        v.0.is_none()
+                    }
+                })
+                .await;
+                println!(
+                    "| {} | {} | {:.0} | {:.0} | {:.0} | |",
+                    r.name, r.concurrency, r.ops_per_s, r.p50_us, r.p99_us
+                );
+            }
             rows.push(redis_benchmark(srv.port(), c, n));
             let chunk = &rows[rows.len() - 3..];
             let base = chunk[2].ops_per_s;

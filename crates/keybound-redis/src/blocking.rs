@@ -11,6 +11,9 @@ use crate::{RedisOptions, RedisReplayStore, RedisStoreError};
 /// servers without an async runtime. It runs its own one-thread tokio runtime; each call
 /// hands the request to it and waits for the answer (at most the call timeout, plus a
 /// little), so it may be called from any thread.
+///
+/// Like every `ReplayStore + Sync`, it is also an `AsyncReplayStore`, but one that blocks the
+/// calling thread: async servers should use [`RedisReplayStore`] itself.
 pub struct BlockingRedisReplayStore {
     store: RedisReplayStore,
     runtime: Option<tokio::runtime::Runtime>,
