@@ -11,10 +11,11 @@
 
 mod common;
 
+use core::sync::atomic::Ordering;
 use core::time::Duration;
 use std::time::Instant;
 
-use common::{eventually, now, opts, ready, submit, submit_for};
+use common::{eventually, now, opts, ready, submit, submit_for, watch_fences};
 use futures_util::future::join_all;
 use keybound_redis::conformance::servers::{RedisCluster, require_redis};
 use keybound_redis::conformance::{Kit, SystemClock};
@@ -108,15 +109,14 @@ async fn cluster_master_killed_fails_closed_then_restart_fences_its_tags() {
     assert!(results.iter().all(|r| r.is_err()), "{results:?}");
 
     // Restarted empty (same node id from nodes.conf, same slots): its jtis are gone.
+    let (fenced, watcher) = watch_fences(&store);
     c.node(0).unwrap().restart().unwrap();
     c.wait_ok(Duration::from_secs(20)).unwrap();
     assert!(
         now() < old_expiry,
         "the restart took too long for this test's window"
     );
-    let mut fenced_seen = 0;
     while now() < old_expiry {
-        fenced_seen = fenced_seen.max(store.health().fenced_tags);
         for j in old.iter().step_by(3) {
             let r = submit_for(&store, "s", j, LIFE).await;
             assert_ne!(r, Ok(()), "{j} accepted after restart");
@@ -124,6 +124,8 @@ async fn cluster_master_killed_fails_closed_then_restart_fences_its_tags() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Only the restarted master's tags were fenced (about a third), not the whole store.
+    let fenced_seen = fenced.load(Ordering::SeqCst);
+    watcher.abort();
     assert!(
         (200..=700).contains(&fenced_seen),
         "fenced {fenced_seen} of 1024 tags"
@@ -152,13 +154,13 @@ async fn cluster_failover_to_a_replica_is_fenced_then_recovers() {
         assert_eq!(submit(&store, "s", &format!("old-{i}")).await, Ok(()));
     }
     let old_expiry = now() + 3;
+    let (fenced, watcher) = watch_fences(&store);
     c.node(0).unwrap().kill();
     let killed = Instant::now();
-    let mut fenced_seen = 0;
     let mut accepted_during = 0;
     loop {
         let h = store.health();
-        fenced_seen = fenced_seen.max(h.fenced_tags);
+        let fenced_seen = fenced.load(Ordering::SeqCst);
         if now() < old_expiry {
             for i in (0..60).step_by(5) {
                 assert_ne!(submit(&store, "s", &format!("old-{i}")).await, Ok(()));
@@ -176,6 +178,8 @@ async fn cluster_failover_to_a_replica_is_fenced_then_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let fenced_seen = fenced.load(Ordering::SeqCst);
+    watcher.abort();
     assert!(
         (200..=700).contains(&fenced_seen),
         "fenced {fenced_seen} of 1024 tags"

@@ -14,7 +14,7 @@ mod common;
 use core::time::Duration;
 use std::time::Instant;
 
-use common::{eventually, now, opts, ready, server, submit};
+use common::{eventually, now, opts, ready, server, submit, watch_fences};
 use keybound_redis::conformance::servers::RedisServer;
 use keybound_redis::conformance::{Kit, Outage, SystemClock};
 use keybound_redis::{RedisReplayStore, ReplayError};
@@ -66,11 +66,10 @@ async fn killed_server_fails_closed_and_restart_refuses_old_jtis_for_one_window(
     }
     assert!(!store.health().connected);
 
+    let (fenced, watcher) = watch_fences(&store);
     srv.restart().unwrap();
     // The server forgot every old jti; until they would have expired none is accepted.
-    let mut saw_fence = false;
     while now() < old_expiry {
-        saw_fence |= store.health().fenced_tags == 1024;
         for j in old.iter().step_by(7) {
             assert_ne!(
                 submit(&store, "s", j).await,
@@ -80,7 +79,12 @@ async fn killed_server_fails_closed_and_restart_refuses_old_jtis_for_one_window(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(saw_fence, "the restart was not detected");
+    watcher.abort();
+    assert_eq!(
+        fenced.load(core::sync::atomic::Ordering::SeqCst),
+        1024,
+        "the restart was not detected"
+    );
     assert!(
         eventually(Duration::from_secs(5), || {
             let s = store.clone();

@@ -13,7 +13,11 @@ mod common;
 use core::time::Duration;
 use std::time::Instant;
 
-use common::{eventually, now, opts, ready, server, submit};
+use core::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::{eventually, now, opts, ready, server, submit, submit_for};
+use futures_util::future::join_all;
 use keybound_redis::ReplayError;
 use keybound_redis::conformance::servers::RedisServer;
 use keybound_redis::conformance::{Kit, SystemClock};
@@ -66,36 +70,94 @@ async fn sentinel_url_finds_the_master_and_passes_the_kit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_failover_is_fenced_for_one_window_then_recovers() {
-    let (master, replica, sentinel) = deployment().await;
+    // A 6 s window: Sentinel may take a few seconds to agree to fail over, and the old
+    // entries must still be alive when it does.
+    const LIFE: u64 = 6;
+    let (_master, replica, sentinel) = deployment().await;
     let url = format!("redis+sentinel://127.0.0.1:{}/mymaster", sentinel.port());
-    let store = ready(&url, opts()).await;
+    let store = ready(&url, opts().with_window(Duration::from_secs(LIFE))).await;
     for i in 0..50 {
-        assert_eq!(submit(&store, "s", &format!("old-{i}")).await, Ok(()));
+        assert_eq!(
+            submit_for(&store, "s", &format!("old-{i}"), LIFE).await,
+            Ok(())
+        );
     }
-    let old_expiry = now() + 3;
-    sentinel.cli(&["SENTINEL", "FAILOVER", "mymaster"]).unwrap();
-    let started = Instant::now();
-    // Until the store is on the new master and its fence is over, nothing old is accepted.
-    let mut fenced_seen = false;
-    loop {
-        let h = store.health();
-        fenced_seen |= h.fenced_tags == 1024;
-        if now() < old_expiry {
-            for i in (0..50).step_by(5) {
-                assert_ne!(submit(&store, "s", &format!("old-{i}")).await, Ok(()));
+    let old_expiry = now() + LIFE + 1;
+
+    // Watch the store's health and replay the old jtis all along, from before the failover.
+    let fenced = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (store, fenced) = (store.clone(), fenced.clone());
+        tokio::spawn(async move {
+            while now() < old_expiry + 30 {
+                if store.health().fenced_tags == 1024 {
+                    fenced.store(true, Ordering::SeqCst);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-        }
-        if fenced_seen && h.is_ready() {
+        })
+    };
+    let replayer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tries = 0usize;
+            while now() < old_expiry {
+                let jtis: Vec<String> = (0..50).step_by(5).map(|i| format!("old-{i}")).collect();
+                let results = join_all(jtis.iter().map(|j| submit_for(&store, "s", j, LIFE))).await;
+                assert!(results.iter().all(|r| r.is_err()), "{results:?}");
+                tries += results.len();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tries
+        })
+    };
+
+    // Ask for the failover until Sentinel names the replica (it refuses while it does not
+    // yet consider the replica a good candidate).
+    let replica_port = replica.port().to_string();
+    let asked = Instant::now();
+    loop {
+        let _ = sentinel.cli(&["SENTINEL", "FAILOVER", "mymaster"]);
+        let named = eventually(Duration::from_secs(3), || {
+            let m = sentinel
+                .cli(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"])
+                .unwrap_or_default();
+            let p = replica_port.clone();
+            async move { m.lines().nth(1) == Some(p.as_str()) }
+        })
+        .await;
+        if named {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "{h:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            asked.elapsed() < Duration::from_secs(40),
+            "Sentinel never failed over"
+        );
     }
+    assert!(
+        now() < old_expiry,
+        "the failover took longer than this test's window"
+    );
+    let failed_over = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let (s, f) = (store.clone(), fenced.clone());
+            async move { f.load(Ordering::SeqCst) && s.health().is_ready() }
+        })
+        .await,
+        "fenced: {}, {:?}",
+        fenced.load(Ordering::SeqCst),
+        store.health()
+    );
+    assert!(failed_over.elapsed() < Duration::from_secs(30));
+    assert!(replayer.await.unwrap() > 0);
+    watcher.abort();
     assert_eq!(submit(&store, "s", "after").await, Ok(()));
     // The new entry is on the former replica, now master.
     let role = replica.cli(&["ROLE"]).unwrap();
     assert!(role.starts_with("master"), "{role}");
-    let _ = master;
-    let r = submit(&store, "s", "after").await;
-    assert_eq!(r, Err(ReplayError::Replayed));
+    assert_eq!(
+        submit(&store, "s", "after").await,
+        Err(ReplayError::Replayed)
+    );
 }

@@ -100,3 +100,22 @@ pub(crate) async fn submit_for<S: AsyncReplayStore>(
     };
     store.check_and_insert_async(key, now + secs, now).await
 }
+
+/// Samples `store.health().fenced_tags` every 10 ms in the background; the largest count
+/// seen (so a fence that comes and goes between two slow calls of a test is not missed).
+pub(crate) fn watch_fences(
+    store: &keybound_redis::RedisReplayStore,
+) -> (
+    std::sync::Arc<core::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let max = std::sync::Arc::new(core::sync::atomic::AtomicUsize::new(0));
+    let (s, m) = (store.clone(), max.clone());
+    let handle = tokio::spawn(async move {
+        loop {
+            m.fetch_max(s.health().fenced_tags, core::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    (max, handle)
+}
