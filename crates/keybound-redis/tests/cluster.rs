@@ -85,10 +85,12 @@ async fn cluster_master_killed_fails_closed_then_restart_fences_its_tags() {
     let mut c = cluster(3, &[]);
     let store = ready(&c.url(), opts().with_window(Duration::from_secs(LIFE))).await;
     let old: Vec<String> = (0..120).map(|i| format!("old-{i}")).collect();
+    // The earliest entry lives through second `first + life`: refused until then.
+    let first = now();
+    let old_expiry = first + LIFE + 1;
     for j in &old {
         assert_eq!(submit_for(&store, "s", j, LIFE).await, Ok(()));
     }
-    let old_expiry = now() + LIFE + 1;
 
     c.node(0).unwrap().kill();
     // Keys on the dead master fail closed at once; the others answer until the cluster marks
@@ -119,7 +121,12 @@ async fn cluster_master_killed_fails_closed_then_restart_fences_its_tags() {
     while now() < old_expiry {
         for j in old.iter().step_by(3) {
             let r = submit_for(&store, "s", j, LIFE).await;
-            assert_ne!(r, Ok(()), "{j} accepted after restart");
+            assert_ne!(
+                r,
+                Ok(()),
+                "{j} accepted after restart at {} ms (first insert in second {first})",
+                common::now_ms()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -150,10 +157,12 @@ async fn cluster_failover_to_a_replica_is_fenced_then_recovers() {
     // replica had not received would be lost, so the monitor fences that master's tags.
     let mut c = cluster(3, &[0]);
     let store = ready(&c.url(), opts()).await;
+    // The earliest entry lives through second `first + life`: refused until then.
+    let first = now();
+    let old_expiry = first + 3;
     for i in 0..60 {
         assert_eq!(submit(&store, "s", &format!("old-{i}")).await, Ok(()));
     }
-    let old_expiry = now() + 3;
     let (fenced, watcher) = watch_fences(&store);
     c.node(0).unwrap().kill();
     let killed = Instant::now();

@@ -76,13 +76,15 @@ async fn sentinel_failover_is_fenced_for_one_window_then_recovers() {
     let (_master, replica, sentinel) = deployment().await;
     let url = format!("redis+sentinel://127.0.0.1:{}/mymaster", sentinel.port());
     let store = ready(&url, opts().with_window(Duration::from_secs(LIFE))).await;
+    // The earliest entry lives through second `first + life`: refused until then.
+    let first = now();
+    let old_expiry = first + LIFE + 1;
     for i in 0..50 {
         assert_eq!(
             submit_for(&store, "s", &format!("old-{i}"), LIFE).await,
             Ok(())
         );
     }
-    let old_expiry = now() + LIFE + 1;
 
     // Watch the store's health and replay the old jtis all along, from before the failover.
     let fenced = Arc::new(AtomicBool::new(false));

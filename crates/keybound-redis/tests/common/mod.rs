@@ -27,6 +27,13 @@ pub(crate) fn server(extra: &[&str]) -> RedisServer {
     }
 }
 
+/// Unix milliseconds now (for failure messages).
+pub(crate) fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 /// Unix seconds now.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
