@@ -173,6 +173,7 @@ fn ci() -> Result {
     }
 
     step("tests and doc tests");
+    ensure_redis()?;
     run(cargo().args(["test", "--workspace", "--all-features"]))?;
 
     step("rustdoc (-D warnings)");
@@ -192,6 +193,28 @@ fn ci() -> Result {
     step("interop with real peers (npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx)");
     interop::run(&[])?;
     Ok(())
+}
+
+/// keybound-redis tests start their own `redis-server` processes (standalone, Cluster,
+/// Sentinel) and drive them with `redis-cli`; install both when missing (Debian packages).
+fn ensure_redis() -> Result {
+    let have = |program: &str| {
+        let path = env::var_os("PATH").unwrap_or_default();
+        env::split_paths(&path)
+            .chain(["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from))
+            .any(|dir| dir.join(program).is_file())
+    };
+    if have("redis-server") && have("redis-cli") {
+        return Ok(());
+    }
+    step("apt-get install redis-server redis-tools");
+    exec(Command::new("apt-get").args(["update", "-qq"]))?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(["redis-server", "redis-tools"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 fn nostd() -> Result {
