@@ -168,7 +168,7 @@ fn main() {
                     let s = s.clone();
                     async move {
                         let jti = format!("r{round}-{i:016x}");
-                        let key = ReplayKey { scope: SCOPE, jti: &jti };
+                        let key = ReplayKey::new(SCOPE, &jti);
                         s.check_and_insert_async(key, now + 310, now).await.is_ok()
                     }
                 })
@@ -282,7 +282,7 @@ fn main() {
             set.spawn(async move {
                 for i in (t..entries).step_by(8) {
                     let jti = format!("m-{i:016x}");
-                    let key = ReplayKey { scope: SCOPE, jti: &jti };
+                    let key = ReplayKey::new(SCOPE, &jti);
                     while s.check_and_insert_async(key, now + 310, now).await.is_err() {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }

@@ -84,13 +84,14 @@ impl ReplayStore for BlockingRedisReplayStore {
         };
         let scope = key.scope.to_vec();
         let jti = key.jti.to_owned();
+        let owner = key.owner.map(<[u8]>::to_vec);
         let store = self.store.clone();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         runtime.spawn(async move {
-            let key = ReplayKey {
-                scope: &scope,
-                jti: &jti,
-            };
+            let mut key = ReplayKey::new(&scope, &jti);
+            if let Some(owner) = &owner {
+                key = key.with_owner(owner);
+            }
             let _ = tx.send(store.check_and_insert_async(key, expires_at, now).await);
         });
         rx.recv_timeout(self.wait)

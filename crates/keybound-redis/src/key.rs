@@ -96,7 +96,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn key<'a>(scope: &'a [u8], jti: &'a str) -> ReplayKey<'a> {
-        ReplayKey { scope, jti }
+        ReplayKey::new(scope, jti)
     }
 
     #[test]

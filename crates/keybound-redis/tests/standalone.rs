@@ -311,10 +311,7 @@ fn blocking_store_implements_the_sync_trait() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let now = now();
-    let key = ReplayKey {
-        scope: b"blocking",
-        jti: "j1",
-    };
+    let key = ReplayKey::new(b"blocking", "j1");
     assert_eq!(store.check_and_insert(key, now + 2, now), Ok(()));
     assert_eq!(
         store.check_and_insert(key, now + 2, now),
@@ -330,10 +327,7 @@ fn blocking_store_implements_the_sync_trait() {
         .map(|_| {
             let s = store.clone();
             std::thread::spawn(move || {
-                let key = ReplayKey {
-                    scope: b"blocking",
-                    jti: "shared",
-                };
+                let key = ReplayKey::new(b"blocking", "shared");
                 usize::from(s.check_and_insert(key, now + 2, now).is_ok())
             })
         })

@@ -162,10 +162,7 @@ impl<'a, S: AsyncReplayStore + Sync, C: Clock> Kit<'a, S, C> {
     }
 
     async fn submit(&self, jti: &str, expires_at: u64, now: u64) -> Result<(), ReplayError> {
-        let key = ReplayKey {
-            scope: &self.scope,
-            jti,
-        };
+        let key = ReplayKey::new(&self.scope, jti);
         self.store
             .check_and_insert_async(key, expires_at, now)
             .await
@@ -192,10 +189,7 @@ impl<'a, S: AsyncReplayStore + Sync, C: Clock> Kit<'a, S, C> {
             return fail(C, format!("another jti answered {r:?}"));
         }
         let other_scope = [self.scope.as_slice(), b"/other"].concat();
-        let key = ReplayKey {
-            scope: &other_scope,
-            jti: "double-1",
-        };
+        let key = ReplayKey::new(&other_scope, "double-1");
         let r = self.store.check_and_insert_async(key, exp, now).await;
         if r != Ok(()) {
             return fail(C, format!("the same jti in another scope answered {r:?}"));

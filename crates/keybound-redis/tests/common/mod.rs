@@ -48,10 +48,7 @@ pub(crate) async fn submit<S: AsyncReplayStore>(
     jti: &str,
 ) -> Result<(), ReplayError> {
     let now = now();
-    let key = ReplayKey {
-        scope: scope.as_bytes(),
-        jti,
-    };
+    let key = ReplayKey::new(scope.as_bytes(), jti);
     store.check_and_insert_async(key, now + 2, now).await
 }
 
@@ -101,10 +98,7 @@ pub(crate) async fn submit_for<S: AsyncReplayStore>(
     secs: u64,
 ) -> Result<(), ReplayError> {
     let now = now();
-    let key = ReplayKey {
-        scope: scope.as_bytes(),
-        jti,
-    };
+    let key = ReplayKey::new(scope.as_bytes(), jti);
     store.check_and_insert_async(key, now + secs, now).await
 }
 
