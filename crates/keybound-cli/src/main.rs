@@ -58,6 +58,9 @@ enum Command {
     /// End-to-end demo on loopback: a real HTTPS resource server, stolen and replayed tokens.
     #[command(after_help = DEMO_HELP)]
     Demo,
+    /// Forward-auth resource-server gate (nginx auth_request, Envoy ext_authz, Traefik).
+    #[command(after_help = cmd::serve::SERVE_HELP)]
+    Serve(cmd::serve::ServeCli),
 }
 
 const DEMO_HELP: &str = "\
@@ -381,6 +384,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             });
         }
         Command::Demo => return demo::run(),
+        Command::Serve(a) => return cmd::serve::run(a),
     }
     Ok(EXIT_OK)
 }

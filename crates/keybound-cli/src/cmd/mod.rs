@@ -4,4 +4,5 @@ pub(crate) mod cert;
 pub(crate) mod dpop;
 pub(crate) mod jwk;
 pub(crate) mod profile;
+pub(crate) mod serve;
 pub(crate) mod token;
