@@ -204,8 +204,8 @@ fn key() -> SigningKey {
 }
 
 fn proof(key: &SigningKey, method: &str, path: &str, token: &str, nonce: Option<&str>) -> String {
-    let mut p = ProofParams::new(method, &format!("{ORIGIN}{path}"), keybound::unix_now())
-        .with_access_token(token);
+    let htu = format!("{ORIGIN}{path}");
+    let mut p = ProofParams::new(method, &htu, keybound::unix_now()).with_access_token(token);
     if let Some(n) = nonce {
         p = p.with_nonce(n);
     }

@@ -134,16 +134,14 @@ impl ReplayChoice {
 }
 
 impl AsyncReplayStore for ReplayChoice {
-    fn check_and_insert_async(
+    async fn check_and_insert_async(
         &self,
         key: ReplayKey<'_>,
         expires_at: u64,
         now: u64,
-    ) -> impl Future<Output = Result<(), ReplayError>> + Send {
-        async move {
-            match self {
-                ReplayChoice::Memory(m) => m.check_and_insert_async(key, expires_at, now).await,
-            }
+    ) -> Result<(), ReplayError> {
+        match self {
+            ReplayChoice::Memory(m) => m.check_and_insert_async(key, expires_at, now).await,
         }
     }
 
