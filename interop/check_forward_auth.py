@@ -92,9 +92,11 @@ def mint(audience: str, cnf: dict) -> str:
     return token.serialize(compact=True)
 
 
-def proof(key: jwk.JWK, htm: str, htu: str, token: str) -> str:
+def proof(key: jwk.JWK, htm: str, htu: str, token: str, nonce: str | None = None) -> str:
     claims = {"jti": str(uuid.uuid4()), "htm": htm, "htu": htu, "iat": int(time.time()),
               "ath": b64u(hashlib.sha256(token.encode()).digest())}
+    if nonce is not None:
+        claims["nonce"] = nonce
     header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.export_public(as_dict=True)}
     signer = jws.JWS(json.dumps(claims).encode())
     signer.add_signature(key, alg="ES256", protected=json_encode(header))
@@ -125,14 +127,14 @@ def start_upstream() -> int:
 
 # --- keybound serve, nginx ---------------------------------------------------------------
 
-def start_gate(origin: str) -> int:
+def start_gate(origin: str, name: str, *extra: str) -> int:
     with open(path("jwks.json"), "w") as f:
         f.write(json.dumps({"keys": [AS_KEY.export_public(as_dict=True)]}))
-    log = open(path("gate.log"), "wb")
+    log = open(path(f"{name}.log"), "wb")
     proc = subprocess.Popen(
         [KEYBOUND, "serve", "--listen", "127.0.0.1:0", "--public-origin", origin,
          "--issuer", ISSUER, "--audience", origin, "--jwks", path("jwks.json"),
-         "--trusted-proxy", "127.0.0.1/32"],
+         "--trusted-proxy", "127.0.0.1/32", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
     PROCS.append(proc)
     line = proc.stdout.readline().decode().strip()
@@ -141,21 +143,10 @@ def start_gate(origin: str) -> int:
     return int(line.rsplit(":", 1)[1])
 
 
-def start_nginx(port: int, gate: int, upstream: int) -> None:
+def server_block(port: int, gate: int, upstream: int) -> str:
+    """The `auth_request` server of docs/proxy-wiring.md."""
     w = WORK
-    conf = f"""daemon off;
-master_process off;
-worker_processes 1;
-pid {w}/nginx.pid;
-error_log {w}/nginx-error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {w}/nginx-access.log;
-    client_body_temp_path {w}/nginx-body;
-    proxy_temp_path {w}/nginx-proxy;
-    fastcgi_temp_path {w}/nginx-fastcgi;
-    uwsgi_temp_path {w}/nginx-uwsgi;
-    scgi_temp_path {w}/nginx-scgi;
+    return f"""
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate     {w}/server.pem;
@@ -189,7 +180,26 @@ http {{
             proxy_set_header X-Keybound-Binding   $keybound_binding;
             proxy_pass http://127.0.0.1:{upstream};
         }}
-    }}
+    }}"""
+
+
+def start_nginx(servers: list[tuple[int, int]], upstream: int) -> None:
+    w = WORK
+    blocks = "".join(server_block(port, gate, upstream) for port, gate in servers)
+    conf = f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {w}/nginx.pid;
+error_log {w}/nginx-error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {w}/nginx-access.log;
+    client_body_temp_path {w}/nginx-body;
+    proxy_temp_path {w}/nginx-proxy;
+    fastcgi_temp_path {w}/nginx-fastcgi;
+    uwsgi_temp_path {w}/nginx-uwsgi;
+    scgi_temp_path {w}/nginx-scgi;
+{blocks}
 }}
 """
     with open(path("nginx.conf"), "w") as f:
@@ -200,7 +210,8 @@ http {{
                              path("nginx-error.log")],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     PROCS.append(proc)
-    wait_port(port, proc, "nginx")
+    for port, _ in servers:
+        wait_port(port, proc, "nginx")
 
 
 def stop_all() -> None:
@@ -248,11 +259,13 @@ def main() -> None:
     der = run("openssl", "x509", "-in", path("client.pem"), "-outform", "DER").stdout
     client_x5t = b64u(hashlib.sha256(der).digest())
 
-    port = free_port()
+    port, nonce_port = free_port(), free_port()
     origin = f"https://127.0.0.1:{port}"
-    gate = start_gate(origin)
+    nonce_origin = f"https://127.0.0.1:{nonce_port}"
+    gate = start_gate(origin, "gate")
+    nonce_gate = start_gate(nonce_origin, "nonce-gate", "--require-nonce")
     upstream = start_upstream()
-    start_nginx(port, gate, upstream)
+    start_nginx([(port, gate), (nonce_port, nonce_gate)], upstream)
     nginx_v = subprocess.run([shutil.which("nginx") or "/usr/sbin/nginx", "-v"],
                              capture_output=True, text=True).stderr.strip().split("/")[-1]
     peer = f"nginx {nginx_v} + keybound serve"
@@ -316,6 +329,18 @@ def main() -> None:
     check(peer, "RFC 9728 metadata through nginx: resource", origin, meta.get("resource"))
     check(peer, "RFC 9728 metadata: authorization_servers", [ISSUER],
           meta.get("authorization_servers"))
+    # --require-nonce: the challenge's DPoP-Nonce reaches the client; the retry passes.
+    nonce_token = mint(nonce_origin, {"jkt": alice.thumbprint()})
+    nonce_htu = f"{nonce_origin}/api/accounts"
+    first = proof(alice, "GET", nonce_htu, nonce_token)
+    s, h, _ = curl(f"{nonce_origin}/api/accounts", dpop(first, nonce_token))
+    nonce = h.get("dpop-nonce", "")
+    check(peer, "nonce required: challenge with DPoP-Nonce passed back",
+          '401 DPoP error="use_dpop_nonce", nonce', f"{s} {challenge(h)} {'nonce' if nonce else '-'}")
+    retry = proof(alice, "GET", nonce_htu, nonce_token, nonce)
+    s, h, _ = curl(f"{nonce_origin}/api/accounts", dpop(retry, nonce_token))
+    check(peer, "nonce required: retry with the server nonce", "200", s)
+
     check(peer, "keybound serve logged one decision per check", "9",
           sum(1 for line in open(path("gate.log")) if "keybound decision" in line))
 
