@@ -109,12 +109,31 @@ struct Pool {
     next: AtomicUsize,
 }
 
-/// Serves `app` on its own one-thread runtime; returns the address.
-fn spawn_server(app: Router) -> SocketAddr {
+/// A server: its address and the Linux thread id of its one runtime thread.
+#[derive(Clone, Copy)]
+struct Served {
+    addr: SocketAddr,
+    tid: Option<u32>,
+}
+
+/// CPU time the thread `tid` of this process has run, in ns (`/proc/…/schedstat`), unaffected
+/// by other processes' load; `None` off Linux.
+fn cpu_ns(tid: Option<u32>) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", tid?)).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Serves `app` on its own one-thread runtime.
+fn spawn_server(app: Router) -> Served {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let tid = std::fs::read_to_string("/proc/thread-self/stat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok());
+        tx.send(tid).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -124,12 +143,25 @@ fn spawn_server(app: Router) -> SocketAddr {
             axum::serve(listener, app).await.unwrap();
         });
     });
-    addr
+    Served {
+        addr,
+        tid: rx.recv().unwrap(),
+    }
 }
 
-/// One round: `n` requests over `conns` keep-alive connections; returns (rps, latencies).
-async fn round(addr: SocketAddr, pool: Arc<Pool>, n: usize, conns: usize) -> (f64, Vec<Duration>) {
+/// One round's figures.
+struct Round {
+    rps: f64,
+    /// Server CPU time per request (µs), when measurable.
+    cpu_us: Option<f64>,
+    lat: Vec<Duration>,
+}
+
+/// One round: `n` requests over `conns` keep-alive connections.
+async fn round(server: Served, pool: Arc<Pool>, n: usize, conns: usize) -> Round {
+    let addr = server.addr;
     let done = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_ns(server.tid);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..conns {
@@ -167,8 +199,112 @@ async fn round(addr: SocketAddr, pool: Arc<Pool>, n: usize, conns: usize) -> (f6
         all.extend(t.await.unwrap());
     }
     let rps = all.len() as f64 / started.elapsed().as_secs_f64();
+    let cpu_us = match (cpu_before, cpu_ns(server.tid)) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / 1000.0 / all.len() as f64),
+        _ => None,
+    };
     all.sort();
-    (rps, all)
+    Round {
+        rps,
+        cpu_us,
+        lat: all,
+    }
+}
+
+/// The inner service of the in-process measurement: answers at once.
+#[derive(Clone, Copy)]
+struct Ok200;
+
+impl tower_service::Service<http::Request<()>> for Ok200 {
+    type Response = http::Response<Empty<Bytes>>;
+    type Error = core::convert::Infallible;
+    type Future = core::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Result<(), Self::Error>> {
+        core::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<()>) -> Self::Future {
+        core::future::ready(Ok(http::Response::new(Empty::new())))
+    }
+}
+
+/// A request for the in-process measurement.
+fn request(token: &str, proof: &str) -> http::Request<()> {
+    http::Request::get("/accounts")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(())
+        .unwrap()
+}
+
+/// The layer's whole decision (no HTTP) vs the two signature verifications, interleaved on
+/// this thread: returns (layer ns/request, floor ns/request) medians and the median ratio.
+fn in_process(
+    layer: &KeyboundLayer<JwtValidator, MemoryReplayStore>,
+    as_jwk: &Jwk<'static>,
+    pool: &Pool,
+    n: usize,
+    rounds: usize,
+) -> (f64, f64, f64) {
+    use tower_layer::Layer as _;
+    use tower_service::Service as _;
+    let mut svc = layer.layer(Ok200);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    let mut layer_ns = Vec::new();
+    let mut floor_ns = Vec::new();
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let reqs: Vec<_> = (0..n)
+            .map(|_| {
+                let i = pool.next.fetch_add(1, Ordering::Relaxed);
+                request(&pool.token, &pool.proofs[i % pool.proofs.len()])
+            })
+            .collect();
+        let floor_reqs: Vec<_> = (0..n)
+            .map(|_| {
+                let i = pool.next.fetch_add(1, Ordering::Relaxed);
+                request(&pool.token, &pool.proofs[i % pool.proofs.len()])
+            })
+            .collect();
+        let mut run_layer = |reqs: Vec<http::Request<()>>| {
+            let t = Instant::now();
+            for req in reqs {
+                let mut fut = core::pin::pin!(svc.call(req));
+                match fut.as_mut().poll(&mut cx) {
+                    core::task::Poll::Ready(Ok(resp)) => assert_eq!(resp.status(), 200),
+                    _ => panic!("the layer must answer at once with the memory store"),
+                }
+            }
+            t.elapsed().as_nanos() as f64 / n as f64
+        };
+        let run_floor = |reqs: Vec<http::Request<()>>| {
+            let t = Instant::now();
+            for req in reqs {
+                assert!(verify_two(req.headers(), as_jwk));
+            }
+            t.elapsed().as_nanos() as f64 / n as f64
+        };
+        // Alternate which goes first, so drift in machine load hits both alike.
+        let (l, f) = if round % 2 == 0 {
+            let l = run_layer(reqs);
+            (l, run_floor(floor_reqs))
+        } else {
+            let f = run_floor(floor_reqs);
+            (run_layer(reqs), f)
+        };
+        layer_ns.push(l);
+        floor_ns.push(f);
+        ratios.push(l / f);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(layer_ns), median(floor_ns), median(ratios))
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -213,7 +349,8 @@ fn main() {
     )
     .unwrap();
 
-    let total = n * rounds * 2 + 2 * 500;
+    let (in_process_n, in_process_rounds) = (300, 61);
+    let total = n * rounds * 2 + 2 * 500 + in_process_n * 2 * in_process_rounds;
     eprintln!("signing {total} unique proofs ...");
     let htu = format!("{origin}/accounts");
     let proofs: Vec<String> = (0..total)
@@ -234,6 +371,7 @@ fn main() {
         JwtValidator::new(JwksHandle::new(jwks), ISSUER, origin),
         MemoryReplayStore::new(total * 2),
     );
+    let in_process_result = in_process(&layer, &as_jwk, &pool, in_process_n, in_process_rounds);
     let layered_app = Router::new().route("/accounts", get(layered)).layer(layer);
     let floor_app = Router::new().route(
         "/accounts",
@@ -256,8 +394,8 @@ fn main() {
         // Warm-up: connections, allocator, caches.
         round(layer_addr, Arc::clone(&pool), 500, conns).await;
         round(floor_addr, Arc::clone(&pool), 500, conns).await;
-        let mut layer_rounds = Vec::new();
-        let mut floor_rounds = Vec::new();
+        let mut layer_rounds: Vec<Round> = Vec::new();
+        let mut floor_rounds: Vec<Round> = Vec::new();
         for r in 0..rounds {
             // Alternate which goes first, so drift in machine load hits both alike.
             let (a, b) = if r % 2 == 0 {
@@ -269,41 +407,63 @@ fn main() {
             let second = round(b, Arc::clone(&pool), n, conns).await;
             let (l, f) = if r % 2 == 0 { (first, second) } else { (second, first) };
             eprintln!(
-                "round {}: layer {:.0} req/s, floor {:.0} req/s, ratio {:.3}",
+                "round {}: layer {:.0} req/s {:.1} µs CPU/req, floor {:.0} req/s {:.1} µs CPU/req",
                 r + 1,
-                l.0,
-                f.0,
-                l.0 / f.0
+                l.rps,
+                l.cpu_us.unwrap_or(f64::NAN),
+                f.rps,
+                f.cpu_us.unwrap_or(f64::NAN),
             );
             layer_rounds.push(l);
             floor_rounds.push(f);
         }
-        let ratios: Vec<f64> = layer_rounds
-            .iter()
-            .zip(&floor_rounds)
-            .map(|(l, f)| l.0 / f.0)
-            .collect();
-        let median = |v: &mut Vec<(f64, Vec<Duration>)>| {
-            v.sort_by(|a, b| a.0.total_cmp(&b.0));
-            v.swap_remove(v.len() / 2)
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
         };
-        let mut sorted_ratios = ratios.clone();
-        sorted_ratios.sort_by(f64::total_cmp);
-        let ratio = sorted_ratios[sorted_ratios.len() / 2];
-        let l = median(&mut layer_rounds);
-        let f = median(&mut floor_rounds);
-        println!("requests per round {n}, rounds {rounds}, connections {conns}, fresh ES256 proof per request");
-        println!("{:<8} {:>10} {:>9} {:>9}", "app", "req/s", "p50", "p99");
-        for (name, (rps, lat)) in [("layer", &l), ("floor", &f)] {
+        let rps_ratio = median(
+            layer_rounds
+                .iter()
+                .zip(&floor_rounds)
+                .map(|(l, f)| l.rps / f.rps)
+                .collect(),
+        );
+        let cpu_ratio = median(
+            layer_rounds
+                .iter()
+                .zip(&floor_rounds)
+                .filter_map(|(l, f)| Some(l.cpu_us? / f.cpu_us?))
+                .collect::<Vec<_>>(),
+        );
+        println!(
+            "requests per round {n}, rounds {rounds}, connections {conns}, fresh ES256 proof per request"
+        );
+        println!(
+            "{:<8} {:>10} {:>9} {:>9} {:>13}",
+            "app", "req/s", "p50", "p99", "server CPU"
+        );
+        for (name, rounds) in [("layer", &layer_rounds), ("floor", &floor_rounds)] {
+            let rps = median(rounds.iter().map(|r| r.rps).collect());
+            let cpu = median(rounds.iter().filter_map(|r| r.cpu_us).collect::<Vec<_>>());
+            let mut lat: Vec<Duration> = rounds.iter().flat_map(|r| r.lat.iter().copied()).collect();
+            lat.sort();
             println!(
-                "{name:<8} {rps:>10.0} {:>6.0} µs {:>6.0} µs",
-                pct(lat, 0.50).as_secs_f64() * 1e6,
-                pct(lat, 0.99).as_secs_f64() * 1e6
+                "{name:<8} {rps:>10.0} {:>6.0} µs {:>6.0} µs {cpu:>7.1} µs/req",
+                pct(&lat, 0.50).as_secs_f64() * 1e6,
+                pct(&lat, 0.99).as_secs_f64() * 1e6,
             );
         }
         println!(
-            "median round ratio layer/floor {ratio:.3}: the layer costs {:.1} % beyond the two signature verifications",
-            (1.0 - ratio) * 100.0
+            "median per-round ratio layer/floor: req/s {rps_ratio:.3} ({:+.1} %), server CPU per request {cpu_ratio:.3} ({:+.1} %)",
+            (rps_ratio - 1.0) * 100.0,
+            (cpu_ratio - 1.0) * 100.0
+        );
+        let (l, f, r) = in_process_result;
+        println!(
+            "in process, no HTTP ({in_process_n} requests x {in_process_rounds} interleaved rounds): layer {:.1} µs, two signatures {:.1} µs per request; median ratio {r:.3}: the layer costs {:+.1} % beyond the two verifications",
+            l / 1000.0,
+            f / 1000.0,
+            (r - 1.0) * 100.0
         );
     });
 }

@@ -149,6 +149,9 @@ impl GateConfig {
     /// Applies a resolved profile (`rfc9449`, `fapi2-baseline`, `fapi2-message-signing`): its
     /// DPoP algorithms, `iat` window and RSA minimum, DPoP accepted when enabled, and the
     /// metadata derived from it. `nonce` is required when the configuration requires nonces.
+    ///
+    /// It replaces the DPoP settings made before it ([`GateConfig::with_policy`],
+    /// [`GateConfig::with_nonce`], [`GateConfig::with_verifier`]): apply the profile first.
     pub fn with_profile(
         mut self,
         resolved: &ResolvedConfig,

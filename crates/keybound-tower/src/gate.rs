@@ -52,6 +52,7 @@ pub(crate) struct Gate<V, S> {
 
 /// What a request carries that the decision needs after the token is known.
 pub(crate) struct Target {
+    scheme: Option<Scheme>,
     method: String,
     htu: String,
     cert: Option<CertBytes>,
@@ -228,7 +229,8 @@ impl<V: TokenValidator, S: AsyncReplayStore + Send + Sync + 'static> Gate<V, S> 
             Ok(c) => c,
             Err(d) => return Start::Respond(self.deny(*d, started, &htu)),
         };
-        let target = Target {
+        let mut target = Target {
+            scheme: None,
             method,
             htu,
             cert,
@@ -238,12 +240,19 @@ impl<V: TokenValidator, S: AsyncReplayStore + Send + Sync + 'static> Gate<V, S> 
         let authorization = header_values(req.headers(), &AUTHORIZATION);
         let dpop = header_values(req.headers(), &DPOP);
         let rs_req = target.rs_request(&authorization, &dpop);
-        match self.rs.credentials(&rs_req) {
-            Ok(creds) => Start::Validate {
-                fut: self.validator.validate(creds.token, now),
-                scheme: creds.scheme,
-                target,
-            },
+        let asked = self
+            .rs
+            .credentials(&rs_req)
+            .map(|creds| (self.validator.validate(creds.token, now), creds.scheme));
+        match asked {
+            Ok((fut, scheme)) => {
+                target.scheme = Some(scheme);
+                Start::Validate {
+                    fut,
+                    scheme,
+                    target,
+                }
+            }
             Err(rej) => {
                 Start::Respond(self.deny(Denial::from_rejection(&rej), started, &target.htu))
             }
@@ -316,7 +325,8 @@ impl<V: TokenValidator, S: AsyncReplayStore + Send + Sync + 'static> Gate<V, S> 
                 Decision::Accept(auth, nonce)
             }
             Err(rej) => {
-                let d = Denial::from_rejection(&rej);
+                let mut d = Denial::from_rejection(&rej);
+                d.scheme = target.scheme;
                 Decision::Respond(self.deny(d, target.started, &target.htu))
             }
         }
@@ -517,16 +527,14 @@ impl<V: TokenValidator, S: AsyncReplayStore + Send + Sync + 'static> Gate<V, S> 
     fn log_accept(&self, auth: &Authenticated, target: &Target) {
         let binding = auth.binding_name();
         self.metrics.accepted(binding);
-        let jkt = auth.jkt().map(|j| j.to_string());
-        let x5t = auth.x5t_s256().map(|x| x.to_string());
         let latency_us = u64::try_from(target.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         tracing::info!(
             target: "keybound",
             outcome = "accepted",
             status = 200u16,
             binding,
-            jkt = short(jkt.as_deref()),
-            x5t = short(x5t.as_deref()),
+            jkt = %Short(auth.jkt()),
+            x5t = %Short(auth.x5t_s256()),
             sub = auth.subject().unwrap_or("-"),
             method = %target.method,
             path = path_of(&target.htu),
@@ -623,9 +631,30 @@ fn path_of(htu: &str) -> &str {
     rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/")
 }
 
-/// The first 8 characters of a thumbprint, enough to correlate, too few to be one.
-fn short(tp: Option<&str>) -> &str {
-    tp.and_then(|t| t.get(..8)).unwrap_or("-")
+/// The first 8 characters of a thumbprint, enough to correlate, too few to be one; `-` when
+/// there is none. Formats without allocating (and only when the event is enabled).
+struct Short<T>(Option<T>);
+
+impl<T: core::fmt::Display> core::fmt::Display for Short<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        struct Prefix<'a, 'b> {
+            out: &'a mut core::fmt::Formatter<'b>,
+            left: usize,
+        }
+        impl core::fmt::Write for Prefix<'_, '_> {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                for c in s.chars().take(self.left) {
+                    self.out.write_char(c)?;
+                    self.left -= 1;
+                }
+                Ok(())
+            }
+        }
+        match &self.0 {
+            Some(tp) => write!(Prefix { out: f, left: 8 }, "{tp}"),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 /// Text made safe for a quoted-string.
