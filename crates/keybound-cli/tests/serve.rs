@@ -85,16 +85,26 @@ impl Gate {
     }
 
     /// Sends SIGTERM and returns (exit code, time to exit, stderr).
-    fn stop(mut self) -> (Option<i32>, Duration, String) {
-        let started = Instant::now();
+    fn stop(self) -> (Option<i32>, Duration, String) {
+        self.stop_with("-TERM")
+    }
+
+    /// Sends `signal` to the gate (a process this test started).
+    fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
-                .args(["-TERM", &pid])
+                .args([signal, &pid])
                 .status()
                 .unwrap()
                 .success()
         );
+    }
+
+    /// Sends `signal` and returns (exit code, time to exit, stderr).
+    fn stop_with(mut self, signal: &str) -> (Option<i32>, Duration, String) {
+        let started = Instant::now();
+        self.signal(signal);
         let deadline = Instant::now() + Duration::from_secs(5);
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -559,4 +569,44 @@ fn serve_refuses_a_replay_store_it_cannot_open() {
     assert!(stderr.contains("redis://127.0.0.1:6379"), "{stderr}");
     assert!(stderr.contains("not available"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn serve_reloads_the_jwks_on_sighup_and_stops_on_sigint() {
+    let g = Gate::start(&[]);
+    let alice = key();
+    let rotated = keybound::jose::SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
+    let token = mint_with(&rotated, Some(&Confirmation::from_jkt(alice.thumbprint())));
+    let auth = format!("DPoP {token}");
+    let p = proof(&alice, "GET", "/r", &token, None);
+    let r = check(&g, "GET", "/r", &[("authorization", &auth), ("dpop", &p)]).await;
+    assert_eq!(
+        r.reason(),
+        "invalid_token",
+        "the new key is not trusted yet"
+    );
+
+    // An unusable file first: the old set stays.
+    std::fs::write(g.dir.join("jwks.json"), "not json").unwrap();
+    g.signal("-HUP");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let public = rotated.public_jwk().replacen('{', r#"{"kid":"k1","#, 1);
+    std::fs::write(g.dir.join("jwks.json"), format!(r#"{{"keys":[{public}]}}"#)).unwrap();
+    g.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        let p = proof(&alice, "GET", "/r", &token, None);
+        let r = check(&g, "GET", "/r", &[("authorization", &auth), ("dpop", &p)]).await;
+        if r.status == StatusCode::OK || Instant::now() > deadline {
+            break r.status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status, StatusCode::OK, "the reloaded JWKS is in force");
+
+    let (code, took, stderr) = g.stop_with("-INT");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(stderr.contains("JWKS not reloaded"), "{stderr}");
+    assert!(stderr.contains("JWKS reloaded"), "{stderr}");
 }
