@@ -5,11 +5,12 @@
 //!    `openid-client` (`npm ci` in interop/, from the committed lock), PyPI `jwcrypto` (a venv
 //!    under tools/, exact pins from interop/requirements.txt).
 //! 2. Builds the `keybound` CLI and the interop resource server (interop/rs-server).
-//! 3. Runs the four check programs in interop/ (npm peers, jwcrypto, openssl/curl/nginx, and
-//!    the end-to-end flows with oidc-provider, openid-client and nginx), each in its own
-//!    process group with a deadline; the group is killed when the program ends, so no server
-//!    outlives the run. Each prints `CHECK<TAB>peer<TAB>case<TAB>expected<TAB>got` lines; a
-//!    check passes when `expected == got`.
+//! 3. Runs the check programs in interop/ (npm peers, jwcrypto, openssl/curl/nginx, nginx
+//!    `auth_request` in front of `keybound serve`, and the end-to-end flows with oidc-provider,
+//!    openid-client and nginx), each in its own process group with a deadline; the group is
+//!    killed when the program ends, so no server outlives the run. Each prints
+//!    `CHECK<TAB>peer<TAB>case<TAB>expected<TAB>got` lines; a check passes when
+//!    `expected == got`.
 //!
 //! The run ends with the line `N passed, M failed` and fails on any failed check.
 //! See docs/interop.md.
@@ -103,6 +104,20 @@ pub(crate) fn run(args: &[String]) -> Result {
         .arg(work.join("mtls"))
         .current_dir(&interop);
     run_checks(&mut tally, "openssl/curl/nginx", mtls, CHECK_DEADLINE);
+    std::fs::create_dir_all(work.join("forward-auth"))
+        .map_err(|e| format!("{}: {e}", work.display()))?;
+    let mut forward = Command::new(&python);
+    forward
+        .arg("check_forward_auth.py")
+        .arg(&keybound)
+        .arg(work.join("forward-auth"))
+        .current_dir(&interop);
+    run_checks(
+        &mut tally,
+        "nginx auth_request + keybound serve",
+        forward,
+        CHECK_DEADLINE,
+    );
     let mut oidc = Command::new("node");
     oidc.arg("check_oidc.mjs")
         .arg(&keybound)

@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         "fuzz-smoke" => fuzz_smoke(rest),
         "interop" => interop::run(rest),
         "bench" => bench::run(rest),
+        "bench-layer" => bench_layer(rest),
         "size" => size::run(rest),
         "help" | "--help" | "-h" => {
             print_help();
@@ -88,8 +89,29 @@ fn print_help() {
          fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)\n\
          interop [--no-install]  keybound against npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx\n\
          bench [BENCH..] [--no-doc]  quick criterion run; medians + ratios to docs/performance.md\n\
+         bench-layer [N R C]     keybound-tower's layer vs a handler verifying only the two ES256\n\
+         \x20                       signatures, over loopback HTTP (N requests x R rounds, C connections)\n\
          size [--no-doc]         code size of the ES256-only no_std verifier ({NOSTD_TARGET}, budget 64 KiB)"
     );
+}
+
+/// `cargo xtask bench-layer`: the layer's cost beyond two signature verifications
+/// (docs/performance.md, "The tower layer").
+fn bench_layer(args: &[String]) -> Result {
+    step("bench-layer: keybound-tower example layer_bench (release)");
+    run(cargo()
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "keybound-tower",
+            "--features",
+            "axum",
+            "--example",
+            "layer_bench",
+            "--",
+        ])
+        .args(args))
 }
 
 fn root() -> PathBuf {

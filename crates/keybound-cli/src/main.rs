@@ -60,6 +60,9 @@ enum Command {
     Demo,
     /// One HTTP request like curl, with DPoP proofs, nonce retry and mTLS (keybound-client).
     Fetch(cmd::fetch::FetchCli),
+    /// Forward-auth resource-server gate (nginx auth_request, Envoy ext_authz, Traefik).
+    #[command(after_help = cmd::serve::SERVE_HELP)]
+    Serve(cmd::serve::ServeCli),
 }
 
 const DEMO_HELP: &str = "\
@@ -386,6 +389,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Demo => return demo::run(),
         Command::Fetch(f) => return cmd::fetch::run(&f),
+        Command::Serve(a) => return cmd::serve::run(a),
     }
     Ok(EXIT_OK)
 }

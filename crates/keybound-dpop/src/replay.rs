@@ -170,6 +170,24 @@ pub trait AsyncReplayStore {
         expires_at: u64,
         now: u64,
     ) -> impl core::future::Future<Output = Result<(), ReplayError>> + Send;
+
+    /// The answer at once, when the store can decide without waiting (an in-process store):
+    /// `Some` carries the verdict of [`AsyncReplayStore::check_and_insert_async`] under the
+    /// same contract. `None` means the answer needs I/O and **nothing was recorded**: call
+    /// `check_and_insert_async`.
+    ///
+    /// Callers that must name their futures (a tower service) use it to skip boxing the
+    /// store's future when the answer is ready. The default answers `None`; every
+    /// `ReplayStore + Sync` answers `Some`.
+    fn check_and_insert_inline(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> Option<Result<(), ReplayError>> {
+        let _ = (key, expires_at, now);
+        None
+    }
 }
 
 impl<T: ReplayStore + Sync + ?Sized> AsyncReplayStore for T {
@@ -180,6 +198,15 @@ impl<T: ReplayStore + Sync + ?Sized> AsyncReplayStore for T {
         now: u64,
     ) -> impl core::future::Future<Output = Result<(), ReplayError>> + Send {
         core::future::ready(self.check_and_insert(key, expires_at, now))
+    }
+
+    fn check_and_insert_inline(
+        &self,
+        key: ReplayKey<'_>,
+        expires_at: u64,
+        now: u64,
+    ) -> Option<Result<(), ReplayError>> {
+        Some(self.check_and_insert(key, expires_at, now))
     }
 }
 

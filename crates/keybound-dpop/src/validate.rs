@@ -137,6 +137,25 @@ impl CheckedProof {
         self.finish(answer)
     }
 
+    /// Step 11 when `store` can answer without waiting
+    /// ([`AsyncReplayStore::check_and_insert_inline`]), scoped by the proof key's thumbprint:
+    /// `Ok` with the verdict of [`CheckedProof::commit_async`]; `Err(self)` when the store
+    /// needs I/O (nothing was recorded: commit asynchronously).
+    pub fn commit_inline<S: AsyncReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<Result<Verified, DpopError>, Self> {
+        let scope = *self.verified.jkt.as_bytes();
+        let key = ReplayKey {
+            scope: &scope,
+            jti: &self.verified.jti,
+        };
+        match store.check_and_insert_inline(key, self.expires_at, self.now) {
+            Some(answer) => Ok(self.finish(answer)),
+            None => Err(self),
+        }
+    }
+
     /// The result without a replay check, for tools that inspect a single proof offline
     /// (`keybound dpop verify` without a store). Servers must use [`CheckedProof::commit`].
     pub fn into_verified_without_replay_check(self) -> Verified {

@@ -1066,6 +1066,63 @@ fn async_commit_gives_the_sync_verdicts_through_a_sync_store() {
     assert!(err.is_server_fault());
 }
 
+#[cfg(feature = "std")]
+#[test]
+fn inline_commit_answers_for_sync_stores_with_the_sync_verdicts() {
+    use keybound_dpop::replay::MemoryReplayStore;
+    let store = MemoryReplayStore::with_key(16, [4; 16]);
+    let p = good();
+    let first = check(&p).unwrap().commit_inline(&store).ok().unwrap();
+    assert_eq!(first.unwrap().jkt, es256().thumbprint());
+    let again = check(&p).unwrap().commit_inline(&store).ok().unwrap();
+    assert_eq!(again.unwrap_err(), DpopError::Replayed);
+    let full = check(&p).unwrap().commit_inline(&FullStore).ok().unwrap();
+    assert_eq!(full.unwrap_err(), DpopError::ReplayStore(ReplayError::Full));
+}
+
+/// A store that only answers asynchronously (like a networked one) and records what it saw.
+#[cfg(feature = "std")]
+#[derive(Default)]
+struct AsyncOnlyStore(std::sync::Mutex<Vec<String>>);
+
+#[cfg(feature = "std")]
+impl keybound_dpop::replay::AsyncReplayStore for AsyncOnlyStore {
+    fn check_and_insert_async(
+        &self,
+        key: keybound_dpop::replay::ReplayKey<'_>,
+        _expires_at: u64,
+        _now: u64,
+    ) -> impl core::future::Future<Output = Result<(), ReplayError>> + Send {
+        let mut seen = self.0.lock().unwrap();
+        let answer = if seen.iter().any(|j| j == key.jti) {
+            Err(ReplayError::Replayed)
+        } else {
+            seen.push(key.jti.to_owned());
+            Ok(())
+        };
+        core::future::ready(answer)
+    }
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn inline_commit_hands_the_proof_back_untouched_when_the_store_needs_io() {
+    let store = AsyncOnlyStore::default();
+    let p = good();
+    let checked = check(&p).unwrap();
+    let jti = checked.jti().to_owned();
+    let back = checked.commit_inline(&store).unwrap_err();
+    assert_eq!(back.jti(), jti);
+    assert!(
+        store.0.lock().unwrap().is_empty(),
+        "nothing may be recorded"
+    );
+    let verified = ready_now(back.commit_async(&store)).unwrap();
+    assert_eq!(verified.jti, jti);
+    let err = ready_now(check(&p).unwrap().commit_async(&store)).unwrap_err();
+    assert_eq!(err, DpopError::Replayed);
+}
+
 #[test]
 fn replay_entry_outlives_the_acceptance_window() {
     let c = check(&good()).unwrap();

@@ -33,7 +33,7 @@ use core::fmt;
 
 use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint, ThumbprintError};
 use keybound_dpop::nonce::NonceSource;
-use keybound_dpop::replay::ReplayStore;
+use keybound_dpop::replay::{AsyncReplayStore, ReplayStore};
 use keybound_dpop::{AlgSet, CheckedProof, DpopError, Policy, SignatureVerifier, Verified};
 use keybound_mtls::CertBindingError;
 
@@ -394,38 +394,81 @@ impl PendingToken {
         self.x5t.as_ref()
     }
 
-    /// Records the proof's `jti` (RFC 9449 §11.1) and returns what to issue.
+    /// Records the proof's `jti` (RFC 9449 §11.1) in the server's replay store and returns
+    /// what to issue. A server built without a store of its own
+    /// ([`AsConfig::without_replay_store`]) refuses the proof as a server fault: use
+    /// [`PendingToken::commit_to`] or [`PendingToken::commit_async`] with the host's store.
     pub fn commit(self, server: &AuthorizationServer<'_>) -> Result<TokenBinding, AsRejection> {
         let proof = match self.proof {
             Some(p) => Some(
-                p.commit(&*server.config.dpop.replay)
+                server
+                    .config
+                    .dpop
+                    .commit(p)
                     .map_err(|e| AsRejection::new(AsError::Dpop(e), None))?,
             ),
             None => None,
         };
-        let mut cnf = Confirmation::new();
-        if let Some(p) = &proof {
-            cnf = cnf.with_jkt(p.jkt);
-        }
-        if let Some(x5t) = self.x5t {
-            cnf = cnf.with_x5t_s256(x5t);
-        }
-        let token_type = if proof.is_some() {
-            TokenType::Dpop
-        } else {
-            TokenType::Bearer
+        Ok(issue(proof, self.x5t, self.bind_refresh))
+    }
+
+    /// Records the proof's `jti` in `store` (RFC 9449 §11.1) and returns what to issue.
+    pub fn commit_to<S: ReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<TokenBinding, AsRejection> {
+        let proof = match self.proof {
+            Some(p) => Some(
+                p.commit(store)
+                    .map_err(|e| AsRejection::new(AsError::Dpop(e), None))?,
+            ),
+            None => None,
         };
-        let refresh_token_cnf = if self.bind_refresh {
-            cnf
-        } else {
-            Confirmation::new()
+        Ok(issue(proof, self.x5t, self.bind_refresh))
+    }
+
+    /// [`PendingToken::commit_to`] through an [`AsyncReplayStore`] (e.g. one shared by the
+    /// authorization server's replicas), without blocking the runtime; the same verdicts.
+    pub async fn commit_async<S: AsyncReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<TokenBinding, AsRejection> {
+        let proof = match self.proof {
+            Some(p) => Some(
+                p.commit_async(store)
+                    .await
+                    .map_err(|e| AsRejection::new(AsError::Dpop(e), None))?,
+            ),
+            None => None,
         };
-        Ok(TokenBinding {
-            cnf,
-            token_type,
-            refresh_token_cnf,
-            proof,
-        })
+        Ok(issue(proof, self.x5t, self.bind_refresh))
+    }
+}
+
+/// What to issue once the proof (if any) is recorded.
+fn issue(proof: Option<Verified>, x5t: Option<CertThumbprint>, bind_refresh: bool) -> TokenBinding {
+    let mut cnf = Confirmation::new();
+    if let Some(p) = &proof {
+        cnf = cnf.with_jkt(p.jkt);
+    }
+    if let Some(x5t) = x5t {
+        cnf = cnf.with_x5t_s256(x5t);
+    }
+    let token_type = if proof.is_some() {
+        TokenType::Dpop
+    } else {
+        TokenType::Bearer
+    };
+    let refresh_token_cnf = if bind_refresh {
+        cnf
+    } else {
+        Confirmation::new()
+    };
+    TokenBinding {
+        cnf,
+        token_type,
+        refresh_token_cnf,
+        proof,
     }
 }
 
@@ -447,14 +490,46 @@ impl PendingPar {
             .or(self.explicit.as_ref())
     }
 
-    /// Records the proof's `jti` (RFC 9449 §11.1) and returns the code's key.
+    /// Records the proof's `jti` (RFC 9449 §11.1) in the server's replay store and returns
+    /// the code's key (see [`PendingToken::commit`] for a server without a store).
     pub fn commit(
         self,
         server: &AuthorizationServer<'_>,
     ) -> Result<Option<JwkThumbprint>, AsRejection> {
         match self.proof {
+            Some(p) => server
+                .config
+                .dpop
+                .commit(p)
+                .map(|v| Some(v.jkt))
+                .map_err(|e| AsRejection::new(AsError::Dpop(e), None)),
+            None => Ok(self.explicit),
+        }
+    }
+
+    /// Records the proof's `jti` in `store` (RFC 9449 §11.1) and returns the code's key.
+    pub fn commit_to<S: ReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<Option<JwkThumbprint>, AsRejection> {
+        match self.proof {
             Some(p) => p
-                .commit(&*server.config.dpop.replay)
+                .commit(store)
+                .map(|v| Some(v.jkt))
+                .map_err(|e| AsRejection::new(AsError::Dpop(e), None)),
+            None => Ok(self.explicit),
+        }
+    }
+
+    /// [`PendingPar::commit_to`] through an [`AsyncReplayStore`], without blocking.
+    pub async fn commit_async<S: AsyncReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<Option<JwkThumbprint>, AsRejection> {
+        match self.proof {
+            Some(p) => p
+                .commit_async(store)
+                .await
                 .map(|v| Some(v.jkt))
                 .map_err(|e| AsRejection::new(AsError::Dpop(e), None)),
             None => Ok(self.explicit),
@@ -495,6 +570,20 @@ impl<'a> AsConfig<'a> {
         }
     }
 
+    /// [`AsConfig::new`] for a host that records proofs in a store of its own (an
+    /// [`AsyncReplayStore`] shared by replicas, say): commit with [`PendingToken::commit_to`] /
+    /// [`PendingToken::commit_async`]. The configured-store paths
+    /// ([`PendingToken::commit`], [`AuthorizationServer::token_binding`],
+    /// [`AuthorizationServer::par_binding`]) then refuse proofs as a server fault.
+    pub fn without_replay_store() -> Self {
+        AsConfig {
+            dpop: DpopSettings::with_replay(None),
+            mtls: true,
+            require_pop: false,
+            bind_confidential_refresh: false,
+        }
+    }
+
     /// From a resolved profile (FAPI 2.0 or RFC): its algorithms, `iat` window, RSA minimum,
     /// enabled mechanisms, refresh-token rule, and a refusal of token requests without proof
     /// of possession when the profile makes sender-constrained tokens mandatory (FAPI 2.0
@@ -504,6 +593,25 @@ impl<'a> AsConfig<'a> {
     pub fn from_resolved(
         resolved: &keybound_profile::ResolvedConfig,
         replay: impl ReplayStore + Send + Sync + 'a,
+        nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
+    ) -> Result<Self, keybound_profile::PolicyError> {
+        Self::from_resolved_store(resolved, Some(Box::new(replay)), nonce)
+    }
+
+    /// [`AsConfig::from_resolved`] without a replay store of its own (see
+    /// [`AsConfig::without_replay_store`]).
+    #[cfg(feature = "profile")]
+    pub fn from_resolved_without_replay_store(
+        resolved: &keybound_profile::ResolvedConfig,
+        nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
+    ) -> Result<Self, keybound_profile::PolicyError> {
+        Self::from_resolved_store(resolved, None, nonce)
+    }
+
+    #[cfg(feature = "profile")]
+    fn from_resolved_store(
+        resolved: &keybound_profile::ResolvedConfig,
+        replay: Option<crate::common::BoxedReplay<'a>>,
         nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
     ) -> Result<Self, keybound_profile::PolicyError> {
         use keybound_profile::{Feature, RefreshTokenBinding};

@@ -4,8 +4,10 @@ use alloc::boxed::Box;
 use alloc::string::String;
 
 use keybound_dpop::nonce::{NonceError, NonceSource};
-use keybound_dpop::replay::ReplayStore;
-use keybound_dpop::{AlgSet, DefaultVerifier, Policy, SignatureVerifier};
+use keybound_dpop::replay::{ReplayError, ReplayStore};
+use keybound_dpop::{
+    AlgSet, CheckedProof, DefaultVerifier, DpopError, Policy, SignatureVerifier, Verified,
+};
 
 pub(crate) type BoxedReplay<'a> = Box<dyn ReplayStore + Send + Sync + 'a>;
 pub(crate) type BoxedNonce<'a> = Box<dyn NonceSource + Send + Sync + 'a>;
@@ -93,7 +95,9 @@ fn default_verifier<'a>() -> BoxedVerifier<'a> {
 /// proofs are accepted at all, and the other URIs `htu` may name.
 pub(crate) struct DpopSettings<'a> {
     pub(crate) policy: PolicyParams,
-    pub(crate) replay: BoxedReplay<'a>,
+    /// `None`: the host commits proofs to a store of its own (an async one, say) through the
+    /// pending request; the configured-store paths then fail closed.
+    pub(crate) replay: Option<BoxedReplay<'a>>,
     pub(crate) nonce: Option<BoxedNonce<'a>>,
     pub(crate) verifier: BoxedVerifier<'a>,
     pub(crate) accept: bool,
@@ -104,9 +108,14 @@ impl<'a> DpopSettings<'a> {
     /// RFC 9449 defaults ([`Policy::new`]), the [`DefaultVerifier`], no nonce, proofs
     /// accepted, no aliases.
     pub(crate) fn new(replay: impl ReplayStore + Send + Sync + 'a) -> Self {
+        Self::with_replay(Some(Box::new(replay)))
+    }
+
+    /// [`DpopSettings::new`] with the store given as an option (`None`: supplied at commit).
+    pub(crate) fn with_replay(replay: Option<BoxedReplay<'a>>) -> Self {
         DpopSettings {
             policy: PolicyParams::from_policy(&Policy::new()),
-            replay: Box::new(replay),
+            replay,
             nonce: None,
             verifier: default_verifier(),
             accept: true,
@@ -119,7 +128,7 @@ impl<'a> DpopSettings<'a> {
     #[cfg(feature = "profile")]
     pub(crate) fn from_resolved(
         resolved: &keybound_profile::ResolvedConfig,
-        replay: impl ReplayStore + Send + Sync + 'a,
+        replay: Option<BoxedReplay<'a>>,
         nonce: Option<BoxedNonce<'a>>,
     ) -> Result<Self, keybound_profile::PolicyError> {
         let accept = resolved.is_enabled(keybound_profile::Feature::Dpop);
@@ -129,11 +138,20 @@ impl<'a> DpopSettings<'a> {
                 profile: resolved.profile().name(),
             });
         }
-        let mut settings = DpopSettings::new(replay);
+        let mut settings = DpopSettings::with_replay(replay);
         settings.policy = PolicyParams::from_policy(&resolved.dpop_base_policy());
         settings.accept = accept;
         settings.nonce = if nonce_required { nonce } else { None };
         Ok(settings)
+    }
+
+    /// Step 11 through the configured store; without one the proof is refused as a server
+    /// fault (fail closed: the host was meant to commit to its own store).
+    pub(crate) fn commit(&self, proof: CheckedProof) -> Result<Verified, DpopError> {
+        match &self.replay {
+            Some(store) => proof.commit(&**store),
+            None => Err(DpopError::ReplayStore(ReplayError::Unavailable)),
+        }
     }
 
     /// The effective policy, with the configured nonce source.
@@ -151,6 +169,7 @@ impl<'a> DpopSettings<'a> {
         d.field("policy", &self.policy)
             .field("nonce_required", &self.nonce.is_some())
             .field("accept_dpop", &self.accept)
+            .field("replay_store", &self.replay.is_some())
             .field("htu_aliases", &self.htu_aliases);
     }
 }

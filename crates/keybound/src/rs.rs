@@ -34,12 +34,13 @@
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString as _};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use keybound_cnf::{BindingError, CertThumbprint, Confirmation, JwkThumbprint};
 use keybound_dpop::nonce::NonceSource;
-use keybound_dpop::replay::ReplayStore;
+use keybound_dpop::replay::{AsyncReplayStore, ReplayStore};
 use keybound_dpop::{AlgSet, CheckedProof, DpopError, Policy, SignatureVerifier, Verified};
 use keybound_mtls::CertBindingError;
 
@@ -477,6 +478,7 @@ impl core::error::Error for Rejection {
 pub struct RsConfig<'a> {
     dpop: DpopSettings<'a>,
     allow_bearer: bool,
+    resource_metadata: Option<String>,
 }
 
 impl fmt::Debug for RsConfig<'_> {
@@ -484,6 +486,7 @@ impl fmt::Debug for RsConfig<'_> {
         let mut d = f.debug_struct("RsConfig");
         self.dpop.debug_fields(&mut d);
         d.field("allow_bearer", &self.allow_bearer)
+            .field("resource_metadata", &self.resource_metadata)
             .finish_non_exhaustive()
     }
 }
@@ -495,6 +498,22 @@ impl<'a> RsConfig<'a> {
         RsConfig {
             dpop: DpopSettings::new(replay),
             allow_bearer: false,
+            resource_metadata: None,
+        }
+    }
+
+    /// [`RsConfig::new`] for a host that records proofs in a store of its own, e.g. an
+    /// [`AsyncReplayStore`] shared by a fleet: run [`ResourceServer::check`], then
+    /// [`PendingRequest::commit`] or [`PendingRequest::commit_async`] with that store.
+    ///
+    /// Such a server has no store of its own, so [`ResourceServer::verify`] refuses every
+    /// DPoP request as a server fault (`replay`, [`Rejection::is_server_fault`]) rather than
+    /// accept a proof it cannot record.
+    pub fn without_replay_store() -> Self {
+        RsConfig {
+            dpop: DpopSettings::with_replay(None),
+            allow_bearer: false,
+            resource_metadata: None,
         }
     }
 
@@ -508,9 +527,32 @@ impl<'a> RsConfig<'a> {
         nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
     ) -> Result<Self, keybound_profile::PolicyError> {
         Ok(RsConfig {
-            dpop: DpopSettings::from_resolved(resolved, replay, nonce)?,
+            dpop: DpopSettings::from_resolved(resolved, Some(Box::new(replay)), nonce)?,
             allow_bearer: false,
+            resource_metadata: None,
         })
+    }
+
+    /// [`RsConfig::from_resolved`] without a replay store of its own (see
+    /// [`RsConfig::without_replay_store`]).
+    #[cfg(feature = "profile")]
+    pub fn from_resolved_without_replay_store(
+        resolved: &keybound_profile::ResolvedConfig,
+        nonce: Option<Box<dyn NonceSource + Send + Sync + 'a>>,
+    ) -> Result<Self, keybound_profile::PolicyError> {
+        Ok(RsConfig {
+            dpop: DpopSettings::from_resolved(resolved, None, nonce)?,
+            allow_bearer: false,
+            resource_metadata: None,
+        })
+    }
+
+    /// Adds `resource_metadata="url"` to every challenge (RFC 9728 §5.1): the URL of this
+    /// resource's protected-resource metadata. Characters a quoted-string cannot hold (`"`,
+    /// `\`, controls, non-ASCII) are replaced by `'`.
+    pub fn with_resource_metadata(mut self, url: &str) -> Self {
+        self.resource_metadata = Some(url.to_string());
+        self
     }
 
     /// With this DPoP policy (algorithms, `iat` window, RSA minimum). A nonce source in
@@ -558,6 +600,15 @@ impl<'a> RsConfig<'a> {
 pub struct ResourceServer<'a> {
     config: RsConfig<'a>,
     algs: AlgSet,
+    challenge: Arc<ChallengeParams>,
+}
+
+/// What every challenge of a server carries, shared with its pending requests.
+#[derive(Debug)]
+struct ChallengeParams {
+    algs: AlgSet,
+    accept_dpop: bool,
+    resource_metadata: Option<String>,
 }
 
 impl fmt::Debug for ResourceServer<'_> {
@@ -573,7 +624,22 @@ impl<'a> ResourceServer<'a> {
     /// A resource server with `config`.
     pub fn new(config: RsConfig<'a>) -> Self {
         let algs = config.dpop.supported_algs();
-        ResourceServer { config, algs }
+        let challenge = Arc::new(ChallengeParams {
+            algs,
+            accept_dpop: config.dpop.accept,
+            resource_metadata: config.resource_metadata.clone(),
+        });
+        ResourceServer {
+            config,
+            algs,
+            challenge,
+        }
+    }
+
+    /// Whether this server has a replay store of its own (see
+    /// [`RsConfig::without_replay_store`]).
+    pub fn has_replay_store(&self) -> bool {
+        self.config.dpop.replay.is_some()
     }
 
     /// The algorithms proofs may use: the policy's, limited to what the verifier supports
@@ -610,16 +676,44 @@ impl<'a> ResourceServer<'a> {
     }
 
     /// Step 2: whether `req` may use the token whose `cnf` claim is `cnf` (use
-    /// [`Confirmation::new`] for a token without `cnf`), at `now` (Unix seconds).
+    /// [`Confirmation::new`] for a token without `cnf`), at `now` (Unix seconds), with the
+    /// proof's `jti` recorded in the configured replay store.
     ///
-    /// Runs [`ResourceServer::credentials`] again (cheap), so a host that does not need the
-    /// token before this step may call `verify` alone.
+    /// [`ResourceServer::check`] then [`PendingRequest::commit`] with that store. Runs
+    /// [`ResourceServer::credentials`] again (cheap), so a host that does not need the token
+    /// before this step may call `verify` alone.
     pub fn verify(
         &self,
         req: &RsRequest<'_>,
         cnf: &Confirmation,
         now: u64,
     ) -> Result<Accepted, Rejection> {
+        let pending = self.check(req, cnf, now)?;
+        match pending.proof {
+            Some(proof) => {
+                let scheme = pending.scheme;
+                let proof = self
+                    .config
+                    .dpop
+                    .commit(proof)
+                    .map_err(|e| self.reject(RsError::Dpop(e), Some(scheme), now))?;
+                Ok(PendingRequest::accepted(scheme, Some(proof), pending.x5t))
+            }
+            None => Ok(PendingRequest::accepted(pending.scheme, None, pending.x5t)),
+        }
+    }
+
+    /// Step 2 without the replay commit: every check of [`ResourceServer::verify`] (scheme
+    /// versus binding, the proof's stateless checks with `ath` and `cnf.jkt`, the client
+    /// certificate), answering a [`PendingRequest`] to commit to a replay store of the host's
+    /// choice — synchronously or, for a networked store, without blocking
+    /// ([`PendingRequest::commit_async`]).
+    pub fn check(
+        &self,
+        req: &RsRequest<'_>,
+        cnf: &Confirmation,
+        now: u64,
+    ) -> Result<PendingRequest, Rejection> {
         let creds = self.credentials(req)?;
         let scheme = creds.scheme;
         let reject = |e: RsError| self.reject(e, Some(scheme), now);
@@ -671,25 +765,13 @@ impl<'a> ResourceServer<'a> {
             return Err(reject(RsError::BearerNotAllowed));
         }
 
-        // Replay, last: only a request that passed everything else uses up its jti.
-        let proof = match checked {
-            Some(c) => Some(
-                c.commit(&*self.config.dpop.replay)
-                    .map_err(|e| reject(RsError::Dpop(e)))?,
-            ),
-            None => None,
-        };
-
-        let binding = match (&proof, x5t) {
-            (Some(p), Some(x5t)) => Binding::Both { jkt: p.jkt, x5t },
-            (Some(p), None) => Binding::Dpop { jkt: p.jkt },
-            (None, Some(x5t)) => Binding::Mtls { x5t },
-            (None, None) => Binding::Bearer,
-        };
-        Ok(Accepted {
-            binding,
+        // Replay, last (the caller's commit): only a request that passed everything else
+        // uses up its jti.
+        Ok(PendingRequest {
             scheme,
-            proof,
+            proof: checked,
+            x5t,
+            challenge: Arc::clone(&self.challenge),
         })
     }
 
@@ -734,12 +816,24 @@ impl<'a> ResourceServer<'a> {
     /// Builds the rejection: challenges for the scheme used (both when none), plus a nonce
     /// when the proof lacked a valid one.
     fn reject(&self, error: RsError, scheme: Option<Scheme>, now: u64) -> Rejection {
-        let mut challenges = Vec::with_capacity(2);
-        let code = error.error_code();
         let dpop_nonce = match &error {
             RsError::Dpop(e) if e.needs_nonce() => self.issue_nonce(now),
             _ => None,
         };
+        self.challenge.reject(error, scheme, dpop_nonce)
+    }
+}
+
+impl ChallengeParams {
+    /// The rejection for `error`: challenges for the scheme used (both when none).
+    fn reject(
+        &self,
+        error: RsError,
+        scheme: Option<Scheme>,
+        dpop_nonce: Option<String>,
+    ) -> Rejection {
+        let mut challenges = Vec::with_capacity(2);
+        let code = error.error_code();
         let desc = Description(&error).to_string();
         let dpop_at_fault = matches!(
             error,
@@ -754,18 +848,170 @@ impl<'a> ResourceServer<'a> {
             (_, Some(Scheme::Dpop)) => (false, true),
         };
         if bearer {
-            challenges.push(bearer_challenge(code, &desc));
+            let mut s = bearer_challenge(code, &desc);
+            self.append_resource_metadata(&mut s, code.is_some());
+            challenges.push(s);
         }
-        if dpop && self.config.dpop.accept {
+        if dpop && self.accept_dpop {
             let mut s = String::new();
             // Writing into a String cannot fail.
             let _ = keybound_dpop::write_www_authenticate(&mut s, code, Some(&desc), self.algs);
+            self.append_resource_metadata(&mut s, true);
             challenges.push(s);
         }
         Rejection {
             error,
             challenges,
             dpop_nonce,
+        }
+    }
+}
+
+impl ChallengeParams {
+    /// `, resource_metadata="…"` (RFC 9728 §5.1) after earlier parameters, else
+    /// ` resource_metadata="…"` after the bare scheme.
+    fn append_resource_metadata(&self, challenge: &mut String, has_params: bool) {
+        if let Some(url) = &self.resource_metadata {
+            challenge.push_str(if has_params { ", " } else { " " });
+            // Writing into a String cannot fail.
+            let _ = write!(challenge, "resource_metadata=\"{}\"", QuotedText(url));
+        }
+    }
+}
+
+/// A request that passed every check of [`ResourceServer::check`]; commit its proof's `jti`
+/// (RFC 9449 §11.1, step 11 of §4.3) to finish.
+///
+/// Owns what the commit needs (no borrow of the server or the request), so an async host can
+/// hold it across `.await`.
+#[derive(Clone, Debug)]
+#[must_use = "a request is accepted only once its proof's jti is committed"]
+pub struct PendingRequest {
+    scheme: Scheme,
+    proof: Option<CheckedProof>,
+    x5t: Option<CertThumbprint>,
+    challenge: Arc<ChallengeParams>,
+}
+
+impl PendingRequest {
+    /// The `Authorization` scheme used.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The proof key's thumbprint (equal to `cnf.jkt`), when the token is DPoP-bound.
+    pub fn jkt(&self) -> Option<&JwkThumbprint> {
+        self.proof.as_ref().map(CheckedProof::jkt)
+    }
+
+    /// The certificate thumbprint (equal to `cnf."x5t#S256"`), when the token is
+    /// certificate-bound.
+    pub fn x5t_s256(&self) -> Option<&CertThumbprint> {
+        self.x5t.as_ref()
+    }
+
+    /// Whether a proof waits to be committed (a DPoP-bound token); when not, the commit
+    /// touches no store.
+    pub fn needs_replay_commit(&self) -> bool {
+        self.proof.is_some()
+    }
+
+    /// Records the proof's `jti` in `store` (RFC 9449 §11.1). A replay, or a store that cannot
+    /// record it, rejects the request (fail closed; the latter is a server fault).
+    pub fn commit<S: ReplayStore + ?Sized>(self, store: &S) -> Result<Accepted, Rejection> {
+        let PendingRequest {
+            scheme,
+            proof,
+            x5t,
+            challenge,
+        } = self;
+        let proof = match proof {
+            Some(p) => Some(
+                p.commit(store)
+                    .map_err(|e| challenge.reject(RsError::Dpop(e), Some(scheme), None))?,
+            ),
+            None => None,
+        };
+        Ok(Self::accepted(scheme, proof, x5t))
+    }
+
+    /// [`PendingRequest::commit`] through an [`AsyncReplayStore`] (e.g. one shared by a
+    /// fleet), without blocking the runtime; the same verdicts. The future is `Send` when the
+    /// store is `Sync`.
+    pub async fn commit_async<S: AsyncReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<Accepted, Rejection> {
+        let PendingRequest {
+            scheme,
+            proof,
+            x5t,
+            challenge,
+        } = self;
+        let proof = match proof {
+            Some(p) => Some(
+                p.commit_async(store)
+                    .await
+                    .map_err(|e| challenge.reject(RsError::Dpop(e), Some(scheme), None))?,
+            ),
+            None => None,
+        };
+        Ok(Self::accepted(scheme, proof, x5t))
+    }
+
+    /// The commit when `store` can answer without waiting
+    /// ([`AsyncReplayStore::check_and_insert_inline`]): `Ok` with the verdict of
+    /// [`PendingRequest::commit_async`]; `Err(self)` unchanged when the store needs I/O
+    /// (nothing recorded: commit asynchronously).
+    #[expect(
+        clippy::result_large_err,
+        reason = "Err hands the request back by value for the async commit; boxing it would \
+                  cost the allocation this path exists to avoid"
+    )]
+    pub fn commit_inline<S: AsyncReplayStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<Result<Accepted, Rejection>, PendingRequest> {
+        let PendingRequest {
+            scheme,
+            proof,
+            x5t,
+            challenge,
+        } = self;
+        let Some(p) = proof else {
+            return Ok(Ok(Self::accepted(scheme, None, x5t)));
+        };
+        match p.commit_inline(store) {
+            Ok(Ok(verified)) => Ok(Ok(Self::accepted(scheme, Some(verified), x5t))),
+            Ok(Err(e)) => Ok(Err(challenge.reject(RsError::Dpop(e), Some(scheme), None))),
+            Err(p) => Err(PendingRequest {
+                scheme,
+                proof: Some(p),
+                x5t,
+                challenge,
+            }),
+        }
+    }
+
+    /// The rejection for a replay store that gave no answer in time (the host's timeout):
+    /// `replay`, a server fault, like [`ReplayError::Unavailable`](keybound_dpop::replay::ReplayError).
+    pub fn reject_store_unavailable(self) -> Rejection {
+        let e = DpopError::ReplayStore(keybound_dpop::replay::ReplayError::Unavailable);
+        self.challenge
+            .reject(RsError::Dpop(e), Some(self.scheme), None)
+    }
+
+    fn accepted(scheme: Scheme, proof: Option<Verified>, x5t: Option<CertThumbprint>) -> Accepted {
+        let binding = match (&proof, x5t) {
+            (Some(p), Some(x5t)) => Binding::Both { jkt: p.jkt, x5t },
+            (Some(p), None) => Binding::Dpop { jkt: p.jkt },
+            (None, Some(x5t)) => Binding::Mtls { x5t },
+            (None, None) => Binding::Bearer,
+        };
+        Accepted {
+            binding,
+            scheme,
+            proof,
         }
     }
 }
@@ -786,6 +1032,19 @@ fn bearer_challenge(code: Option<&str>, desc: &str) -> String {
         let _ = write!(s, " error=\"{code}\", error_description=\"{desc}\"");
     }
     s
+}
+
+/// Text made safe for a quoted-string (no `"`, `\`, controls or non-ASCII).
+struct QuotedText<'t>(&'t str);
+
+impl fmt::Display for QuotedText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            let ok = c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
+            f.write_char(if ok { c } else { '\'' })?;
+        }
+        Ok(())
+    }
 }
 
 /// The error text made safe for a quoted-string (no `"`, `\` or non-ASCII).

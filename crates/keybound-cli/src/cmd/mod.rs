@@ -5,4 +5,5 @@ pub(crate) mod dpop;
 pub(crate) mod fetch;
 pub(crate) mod jwk;
 pub(crate) mod profile;
+pub(crate) mod serve;
 pub(crate) mod token;

@@ -1,11 +1,11 @@
 //! The demo's authorization server: mints RFC 9068 JWT access tokens carrying a `cnf` claim
-//! with [`keybound::jwt::mint`], and publishes the JWKS the resource server validates them
-//! against with [`keybound::jwt::validate_token`].
+//! with [`keybound::jwt::mint`], and publishes the JWKS the resource server's layer
+//! validates them against (`keybound_tower::JwtValidator`).
 
 use keybound::cnf::{CertThumbprint, Confirmation, JwkThumbprint};
-use keybound::dpop::{Algorithm, DefaultVerifier};
+use keybound::dpop::Algorithm;
 use keybound::jose::SigningKey;
-use keybound::jwt::{Jwks, TokenClaims, TokenPolicy, mint, validate_token};
+use keybound::jwt::{Jwks, TokenClaims, mint};
 
 use crate::error::CliError;
 
@@ -88,12 +88,8 @@ impl AuthorizationServer {
         .map_err(|e| CliError::failure(format!("cannot sign the access token: {e}")))
     }
 
-    /// The resource server's token check (RFC 9068 §4) against this AS's JWKS; returns the
-    /// subject and the `cnf` claim (empty when the token has none).
-    pub(crate) fn validate(&self, token: &str, now: u64) -> Result<(String, Confirmation), String> {
-        let policy = TokenPolicy::new(ISSUER, &self.audience);
-        let at = validate_token(token, &self.jwks, &policy, &DefaultVerifier::default(), now)
-            .map_err(|e| e.to_string())?;
-        Ok((at.subject().to_owned(), at.confirmation()))
+    /// The JWKS the resource server validates tokens against (RFC 9068 §4).
+    pub(crate) fn jwks(&self) -> &Jwks {
+        &self.jwks
     }
 }

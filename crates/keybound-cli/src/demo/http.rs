@@ -1,32 +1,14 @@
-//! Just enough HTTP/1.1 for the demo: one request per connection, no body, `Connection: close`.
+//! Just enough HTTP/1.1 for the demo's client: one request per connection, no body,
+//! `Connection: close`.
 
 use std::io::{Read, Write};
 
-/// Largest request or response head accepted.
+/// Largest response head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 /// Largest response body accepted.
 const MAX_BODY: usize = 64 * 1024;
 
-/// A parsed request head.
-#[derive(Debug)]
-pub(crate) struct Request {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    headers: Vec<(String, Vec<u8>)>,
-}
-
-impl Request {
-    /// Every value of header `name` (case-insensitive), in order.
-    pub(crate) fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
-            .collect()
-    }
-}
-
-/// A response to write or a parsed one.
+/// A parsed response.
 #[derive(Debug, Default)]
 pub(crate) struct Response {
     pub(crate) status: u16,
@@ -92,57 +74,6 @@ fn parse_headers<'a>(
 
 fn invalid(msg: &'static str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg)
-}
-
-/// Reads one request head from `stream`.
-pub(crate) fn read_request(stream: &mut impl Read) -> std::io::Result<Request> {
-    let (head, _) = read_head(stream)?;
-    let text = core::str::from_utf8(&head).map_err(|_| invalid("head is not UTF-8"))?;
-    let mut lines = text.split("\r\n");
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(path), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid("malformed request line"));
-    };
-    if !version.starts_with("HTTP/1.") || !path.starts_with('/') {
-        return Err(invalid("unsupported request line"));
-    }
-    Ok(Request {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        headers: parse_headers(lines)?,
-    })
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        _ => "Error",
-    }
-}
-
-/// Writes `response` with `Content-Length` and `Connection: close`.
-pub(crate) fn write_response(stream: &mut impl Write, response: &Response) -> std::io::Result<()> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        response.status,
-        reason_phrase(response.status),
-        response.body.len()
-    );
-    for (name, value) in &response.headers {
-        out.push_str(name);
-        out.push_str(": ");
-        out.push_str(value);
-        out.push_str("\r\n");
-    }
-    out.push_str("\r\n");
-    out.push_str(&response.body);
-    stream.write_all(out.as_bytes())?;
-    stream.flush()
 }
 
 /// Writes a GET request with `headers` and reads the whole response (the server closes).

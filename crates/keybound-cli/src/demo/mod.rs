@@ -1,7 +1,8 @@
 //! `keybound demo`: sender-constrained tokens end to end on loopback.
 //!
-//! A throwaway CA and certificates (rcgen), a real HTTPS resource server (rustls, std
-//! threads) verifying requests with [`keybound::rs`], an authorization server minting
+//! A throwaway CA and certificates (rcgen), a real HTTPS resource server (tokio-rustls,
+//! hyper) guarding its resources with [`keybound_tower::KeyboundLayer`], an authorization
+//! server minting
 //! `cnf`-bound JWT access tokens, and a client that plays the legitimate calls and the
 //! attacks over real TLS connections.
 
@@ -176,10 +177,11 @@ fn dpop_key(what: &str) -> Result<SigningKey, CliError> {
 fn body_fields(body: &str) -> (Option<String>, Option<String>, String) {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
     let field = |n: &str| v.get(n).and_then(|x| x.as_str()).map(str::to_owned);
-    let detail = field("detail").unwrap_or_else(|| match (field("sub"), field("binding")) {
-        (Some(sub), Some(b)) => format!("resource served to {sub} ({b}-bound token)"),
-        _ => String::new(),
-    });
+    let detail =
+        field("error_description").unwrap_or_else(|| match (field("sub"), field("binding")) {
+            (Some(sub), Some(b)) => format!("resource served to {sub} ({b}-bound token)"),
+            _ => String::new(),
+        });
     (field("error"), field("reason"), detail)
 }
 

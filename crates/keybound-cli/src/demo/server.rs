@@ -1,22 +1,28 @@
-//! The demo's HTTPS resource server: rustls over std threads, one request per connection,
-//! every request verified with the facade's [`keybound::rs::ResourceServer`].
+//! The demo's HTTPS resource server: tokio-rustls and hyper, each protected resource behind
+//! a [`keybound_tower::KeyboundLayer`] (token, DPoP proof or client certificate, replay).
 
 use core::net::SocketAddr;
-use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
-use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::TokioIo;
 use keybound::dpop::nonce::HmacNonceSource;
 use keybound::dpop::replay::MemoryReplayStore;
-use keybound::rs::{Binding, ClientCert, Rejection, ResourceServer, RsConfig, RsRequest};
+use keybound_tower::{
+    Authenticated, GateConfig, JwksHandle, JwtValidator, KeyboundLayer, PeerAddr, PeerCertificate,
+};
+use tower_service::Service as _;
 
 use super::authz::AuthorizationServer;
-use super::http::{self, Request, Response};
 use crate::error::CliError;
-use crate::input::unix_now;
 use crate::json_out::ObjectWriter;
 
 /// Path of the resource that takes DPoP- or certificate-bound tokens.
@@ -26,209 +32,167 @@ pub(crate) const NONCE_RESOURCE: &str = "/nonce-resource";
 /// Response header carrying the server-side verification time, in microseconds.
 pub(crate) const VERIFY_TIME_HEADER: &str = "X-Verify-Micros";
 
-/// What the request handler needs: the public origin, the token issuer it trusts, and the
-/// two resource servers (RFC 9449 defaults; the second one also requires server nonces).
-/// Both are shared by every connection thread.
-pub(crate) struct State {
-    origin: String,
-    authz: Arc<AuthorizationServer>,
-    plain: ResourceServer<'static>,
-    with_nonce: ResourceServer<'static>,
+/// The protected handler: reached only through the layer, which proved everything.
+async fn resource(auth: Authenticated) -> impl IntoResponse {
+    let body = ObjectWriter::new()
+        .bool("ok", true)
+        .str("sub", auth.subject().unwrap_or_default())
+        .str("binding", auth.binding_name())
+        .finish();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
 }
 
-impl State {
-    /// One bounded replay store per resource; nonces from a random HMAC secret.
-    pub(crate) fn new(origin: String, authz: Arc<AuthorizationServer>) -> Self {
-        let mut nonce_secret = [0u8; 32];
-        // Without OS randomness the secret stays zero: nonces still work, only predictably.
-        let _ = getrandom::fill(&mut nonce_secret);
-        State {
+/// The server's whole work per request (the layer and the handler), in a response header.
+async fn timed(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        VERIFY_TIME_HEADER,
+        HeaderValue::from(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)),
+    );
+    resp
+}
+
+/// The router: two resources with their own layer (RFC 9449 defaults; the second also
+/// requires server nonces), each with its own replay store, tokens checked against the
+/// authorization server's JWKS.
+fn router(origin: &str, authz: &AuthorizationServer) -> Result<Router, CliError> {
+    let mut nonce_secret = [0u8; 32];
+    // Without OS randomness the secret stays zero: nonces still work, only predictably.
+    let _ = getrandom::fill(&mut nonce_secret);
+    let config = || {
+        GateConfig::new(origin)
+            .map(|c| c.with_authorization_server(super::authz::ISSUER))
+            .map_err(|e| CliError::failure(format!("cannot configure the resource server: {e}")))
+    };
+    let validator = || {
+        JwtValidator::new(
+            JwksHandle::new(authz.jwks().clone()),
+            super::authz::ISSUER,
             origin,
-            authz,
-            plain: ResourceServer::new(RsConfig::new(MemoryReplayStore::new(4096))),
-            with_nonce: ResourceServer::new(
-                RsConfig::new(MemoryReplayStore::new(4096))
-                    .with_nonce(HmacNonceSource::new(nonce_secret, 60)),
-            ),
-        }
-    }
-
-    /// The resource server for `path`, if it is a protected resource.
-    fn resource_server(&self, path: &str) -> Option<&ResourceServer<'static>> {
-        match path {
-            RESOURCE => Some(&self.plain),
-            NONCE_RESOURCE => Some(&self.with_nonce),
-            _ => None,
-        }
-    }
-
-    /// Answers one request; `peer_cert` is the client's leaf certificate from the handshake.
-    pub(crate) fn handle(&self, req: &Request, peer_cert: Option<&[u8]>) -> Response {
-        let start = Instant::now();
-        let Some(rs) = self.resource_server(req.path.split('?').next().unwrap_or_default()) else {
-            return Response {
-                status: 404,
-                body: ObjectWriter::new().str("error", "not_found").finish(),
-                ..Response::default()
-            };
-        };
-        let mut response = self.verify(rs, req, peer_cert);
-        response.headers.push((
-            VERIFY_TIME_HEADER.to_owned(),
-            start.elapsed().as_micros().to_string(),
-        ));
-        response
-    }
-
-    /// The resource server's whole decision: this is the one place that calls the library.
-    fn verify(&self, rs: &ResourceServer<'_>, req: &Request, peer_cert: Option<&[u8]>) -> Response {
-        let now = unix_now();
-        let uri = format!("{}{}", self.origin, req.path);
-        let authorization = req.header_values("Authorization");
-        let dpop = req.header_values("DPoP");
-        let mut rs_req = RsRequest::new(&req.method, &uri)
-            .with_authorization(&authorization)
-            .with_dpop(&dpop);
-        if let Some(der) = peer_cert {
-            rs_req = rs_req.with_client_cert(ClientCert::Der(der));
-        }
-        // 1. Scheme and token from Authorization.
-        let creds = match rs.credentials(&rs_req) {
-            Ok(c) => c,
-            Err(rej) => return rejection(&rej),
-        };
-        // 2. The token itself (the host's job: signature, issuer, audience, expiry) -> cnf.
-        let (sub, cnf) = match self.authz.validate(creds.token, now) {
-            Ok(v) => v,
-            Err(why) => {
-                let rej = rs.reject_invalid_token(creds.scheme);
-                return rejection_with_detail(&rej, &why);
-            }
-        };
-        // 3. Sender constraint: DPoP proof and/or client certificate against cnf.
-        match rs.verify(&rs_req, &cnf, now) {
-            Ok(accepted) => {
-                let binding = match accepted.binding() {
-                    Binding::Dpop { .. } => "dpop",
-                    Binding::Mtls { .. } => "mtls",
-                    Binding::Both { .. } => "dpop+mtls",
-                    _ => "bearer",
-                };
-                Response {
-                    status: 200,
-                    body: ObjectWriter::new()
-                        .bool("ok", true)
-                        .str("sub", &sub)
-                        .str("binding", binding)
-                        .finish(),
-                    ..Response::default()
-                }
-            }
-            Err(rej) => rejection(&rej),
-        }
-    }
+        )
+    };
+    let plain = KeyboundLayer::new(config()?, validator(), MemoryReplayStore::new(4096));
+    let with_nonce = KeyboundLayer::new(
+        config()?.with_nonce(HmacNonceSource::new(nonce_secret, 60)),
+        validator(),
+        MemoryReplayStore::new(4096),
+    );
+    Ok(Router::new()
+        .route(RESOURCE, get(resource).layer(plain))
+        .route(NONCE_RESOURCE, get(resource).layer(with_nonce))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                ObjectWriter::new().str("error", "not_found").finish(),
+            )
+        })
+        .layer(axum::middleware::from_fn(timed)))
 }
 
-fn rejection(rej: &Rejection) -> Response {
-    rejection_with_detail(rej, &rej.description())
-}
-
-/// The response for `rej`: its status, challenges and nonce; `detail` in the JSON body.
-fn rejection_with_detail(rej: &Rejection, detail: &str) -> Response {
-    let mut headers: Vec<(String, String)> = rej
-        .www_authenticate()
-        .iter()
-        .map(|c| ("WWW-Authenticate".to_owned(), c.clone()))
-        .collect();
-    if let Some(nonce) = rej.dpop_nonce() {
-        headers.push(("DPoP-Nonce".to_owned(), nonce.to_owned()));
-    }
-    Response {
-        status: rej.status(),
-        headers,
-        body: ObjectWriter::new()
-            .opt_str("error", rej.error())
-            .str("reason", rej.reason())
-            .str("detail", detail)
-            .finish(),
-    }
-}
-
-/// A running server; [`Server::stop`] ends its accept loop.
+/// A running server; [`Server::stop`] ends it.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    accept_loop: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Server {
-    /// Binds 127.0.0.1 on a free port and serves `state` (built from the origin) over TLS.
+    /// Binds 127.0.0.1 on a free port and serves over TLS on a runtime thread of its own.
     pub(crate) fn start(
         tls: Arc<rustls::ServerConfig>,
         authz: impl FnOnce(&str) -> Result<Arc<AuthorizationServer>, CliError>,
     ) -> Result<(Server, Arc<AuthorizationServer>), CliError> {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .map_err(|e| CliError::failure(format!("cannot listen on 127.0.0.1: {e}")))?;
         let addr = listener
             .local_addr()
             .map_err(|e| CliError::failure(format!("cannot read the listening address: {e}")))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| CliError::failure(format!("cannot configure the listener: {e}")))?;
         let origin = format!("https://{addr}");
         let authz = authz(&origin)?;
-        let state = Arc::new(State::new(origin, Arc::clone(&authz)));
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = Arc::clone(&stop);
-        let accept_loop = std::thread::Builder::new()
-            .name("demo-rs-accept".to_owned())
+        let app = router(&origin, &authz)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| CliError::failure(format!("cannot start the server runtime: {e}")))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("demo-rs".to_owned())
             .spawn(move || {
-                for stream in listener.incoming() {
-                    if stop_flag.load(Ordering::SeqCst) {
-                        break;
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = accept_loop(listener, tls, app) => {}
+                        _ = stopped => {}
                     }
-                    let Ok(stream) = stream else { continue };
-                    let (tls, state) = (Arc::clone(&tls), Arc::clone(&state));
-                    // A connection that cannot get a thread is dropped; the client sees EOF.
-                    let _ = std::thread::Builder::new()
-                        .name("demo-rs-conn".to_owned())
-                        .spawn(move || serve_connection(stream, tls, &state));
-                }
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(|e| CliError::failure(format!("cannot start the server thread: {e}")))?;
         Ok((
             Server {
                 addr,
-                stop,
-                accept_loop: Some(accept_loop),
+                stop: Some(stop),
+                thread: Some(thread),
             },
             authz,
         ))
     }
 
-    /// Stops accepting and waits for the accept loop to end.
+    /// Stops accepting and waits for the server thread to end.
     pub(crate) fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept() so it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(handle) = self.accept_loop.take() {
-            let _ = handle.join();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
 
-fn serve_connection(tcp: TcpStream, tls: Arc<rustls::ServerConfig>, state: &State) {
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = tcp.set_write_timeout(Some(Duration::from_secs(5)));
-    let Ok(conn) = rustls::ServerConnection::new(tls) else {
-        return;
-    };
-    let mut stream = rustls::StreamOwned::new(conn, tcp);
-    // Reading drives the handshake; a failed handshake or bad request just closes.
-    let Ok(request) = http::read_request(&mut stream) else {
-        return;
-    };
-    let peer = keybound::mtls::rustls::peer_leaf(&stream.conn).map(<[u8]>::to_vec);
-    let response = state.handle(&request, peer.as_deref());
-    if http::write_response(&mut stream, &response).is_ok() {
-        stream.conn.send_close_notify();
-        let _ = std::io::Write::flush(&mut stream);
+/// TLS handshakes, then HTTP/1.1 with the client certificate and peer address in every
+/// request's extensions (what the layer checks `cnf."x5t#S256"` against).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            continue;
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            // A failed handshake just closes the connection.
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let cert = keybound::mtls::rustls::peer_leaf(stream.get_ref().1)
+                .map(PeerCertificate::from_der);
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(PeerAddr(peer));
+                    if let Some(cert) = &cert {
+                        req.extensions_mut().insert(cert.clone());
+                    }
+                    app.clone().call(req)
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }

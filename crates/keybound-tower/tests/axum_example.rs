@@ -1,4 +1,5 @@
-//! Drives `examples/axum_resource_server.rs` over real HTTP/1.1 on 127.0.0.1 with real DPoP
+//! Drives `examples/axum_resource_server.rs` (the token endpoint, and the resource behind
+//! `KeyboundLayer`) over real HTTP/1.1 on 127.0.0.1 with real DPoP
 //! proofs and real certificates (forwarded in `Client-Cert` as the trusted proxy would).
 #![allow(
     clippy::unwrap_used,
@@ -310,7 +311,7 @@ fn challenges_and_errors_over_http() {
     assert_eq!(r.status, 401);
     let ch = r.header_all("www-authenticate");
     assert_eq!(ch.len(), 2, "{ch:?}");
-    assert_eq!(ch[0], "Bearer");
+    assert!(ch[0].starts_with("Bearer resource_metadata=\""), "{ch:?}");
     assert!(ch[1].starts_with("DPoP algs=\""));
     assert_eq!(r.header_all("cache-control"), ["no-store"]);
 

@@ -2,7 +2,7 @@
 //! (RFC 8705) access tokens, with a toy token endpoint that issues them.
 //!
 //! ```text
-//! cargo run -p keybound --features http --example axum_resource_server
+//! cargo run -p keybound-tower --features axum --example axum_resource_server
 //! # PUBLIC_ORIGIN=https://api.example.com BIND=127.0.0.1:3000 to change the defaults
 //! ```
 //!
@@ -12,20 +12,23 @@
 //!   demo, not an authorization server). With a `DPoP` proof the token is DPoP-bound
 //!   (`token_type` `DPoP`); with a client certificate it is certificate-bound; with both,
 //!   bound to both. Without either it is refused: sender-constrained tokens only.
-//! - `GET /accounts`: the protected resource; answers 200 with how possession was proven,
-//!   or 401/400 with `WWW-Authenticate` (and `DPoP-Nonce` when needed).
+//! - `GET /accounts`: the protected resource behind [`KeyboundLayer`]; answers 200 with how
+//!   possession was proven, or 401/400 with `WWW-Authenticate` (and `DPoP-Nonce` when
+//!   needed). The tokens are opaque, so the layer validates them through a
+//!   [`TokenValidator`] of our own — the shape an introspection client (RFC 7662) takes.
 //!
 //! **mTLS through a proxy.** axum's plain listener does not speak TLS, so the client
 //! certificate reaches this server the way it does behind most load balancers: a
 //! TLS-terminating reverse proxy verifies the client's certificate and forwards it in the
 //! RFC 9440 `Client-Cert` header (`:base64(DER):`). The header is trusted only from peers on
-//! loopback ([`TrustedProxies::peers`]); from anyone else it is ignored. The proxy **must**
+//! loopback ([`GateConfig::trust_proxies`]); from anyone else it is ignored. The proxy **must**
 //! remove any `Client-Cert` header sent by the client itself, and the server must not be
 //! reachable except through it — otherwise any client can claim any certificate. With
-//! rustls in the server, pass the handshake's leaf certificate as `ClientCert::Der` instead.
+//! rustls in the server, put the handshake's leaf certificate into the request as a
+//! `PeerCertificate` instead (`examples/rustls_server.rs`).
 //!
 //! **Public origin.** Proofs name the URI the client used (`htu`). Behind a proxy the server
-//! sees another scheme, host and port, so the URI to check is rebuilt from `PUBLIC_ORIGIN`.
+//! sees another scheme, host and port, so the layer checks against `PUBLIC_ORIGIN`.
 
 #![allow(
     clippy::std_instead_of_core,
@@ -49,11 +52,13 @@ use keybound::authz::{AsConfig, AuthorizationServer, ClientKind, Grant, TokenReq
 use keybound::cnf::Confirmation;
 use keybound::dpop::replay::MemoryReplayStore;
 use keybound::http::{
-    CLIENT_CERT, HttpRsRequest, as_rejection_response, client_cert_der, header_values, public_uri,
-    rejection_response,
+    CLIENT_CERT, as_rejection_response, client_cert_der, header_values, public_uri,
 };
 use keybound::mtls::{CertFormat, IpPrefix, TrustedProxies};
-use keybound::rs::{Binding, ClientCert, ResourceServer, RsConfig};
+use keybound::rs::{Binding, ClientCert};
+use keybound_tower::{
+    Authenticated, GateConfig, KeyboundLayer, TokenFailure, TokenInfo, TokenValidator,
+};
 
 /// Peers allowed to forward a client certificate: the proxy runs on loopback.
 static PROXIES: [IpPrefix; 2] = [
@@ -61,31 +66,66 @@ static PROXIES: [IpPrefix; 2] = [
     IpPrefix::v6(std::net::Ipv6Addr::LOCALHOST, 128),
 ];
 
-/// Shared server state.
+/// Issued tokens and their `cnf` (a real server would use JWTs or introspection).
+type Tokens = Arc<Mutex<HashMap<String, Confirmation>>>;
+
+/// The layer's token check: look the opaque token up (an introspection call would go here).
+pub struct IssuedTokens(Tokens);
+
+impl TokenValidator for IssuedTokens {
+    type Future = core::future::Ready<Result<TokenInfo, TokenFailure>>;
+
+    fn validate(&self, token: &str, _now: u64) -> Self::Future {
+        let cnf = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .copied();
+        core::future::ready(match cnf {
+            Some(cnf) => Ok(TokenInfo::new(cnf).with_subject("demo-user")),
+            None => Err(TokenFailure::Invalid {
+                reason: "unknown",
+                description: "access token is unknown".to_owned(),
+            }),
+        })
+    }
+}
+
+/// Shared state of the token endpoint.
 pub struct App {
     origin: String,
-    rs: ResourceServer<'static>,
     authz: AuthorizationServer<'static>,
-    /// Issued tokens and their `cnf` (a real server would use JWTs or introspection).
-    tokens: Mutex<HashMap<String, Confirmation>>,
+    tokens: Tokens,
     trusted: TrustedProxies<'static>,
     random: RandomState,
+    layer: KeyboundLayer<IssuedTokens, MemoryReplayStore>,
 }
 
 impl App {
     /// A server whose clients address it as `origin` (e.g. `https://api.example.com`).
-    pub fn new(origin: String) -> Self {
-        App {
+    pub fn new(origin: String) -> Result<Self, keybound_tower::ConfigError> {
+        let tokens: Tokens = Arc::new(Mutex::new(HashMap::new()));
+        // The layer guarding the resource: the same public origin, the issued tokens, a
+        // replay store of its own (the jtis the resource saw; the token endpoint keeps its
+        // own), the certificate header trusted from loopback only.
+        let layer = KeyboundLayer::new(
+            GateConfig::new(&origin)?
+                .trust_proxies(PROXIES)
+                .proxy_cert_header(CLIENT_CERT, CertFormat::Rfc9440),
+            IssuedTokens(Arc::clone(&tokens)),
+            MemoryReplayStore::new(100_000),
+        );
+        Ok(App {
             origin,
-            // Separate replay stores: each holds the jtis its own endpoint saw.
-            rs: ResourceServer::new(RsConfig::new(MemoryReplayStore::new(100_000))),
             authz: AuthorizationServer::new(
                 AsConfig::new(MemoryReplayStore::new(100_000)).require_proof_of_possession(true),
             ),
-            tokens: Mutex::new(HashMap::new()),
+            tokens,
             trusted: TrustedProxies::peers(&PROXIES, CertFormat::Rfc9440),
             random: RandomState::new(),
-        }
+            layer,
+        })
     }
 
     /// 128 random-looking bits from the process's hash keys (demo only; use a CSPRNG).
@@ -98,17 +138,20 @@ impl App {
     }
 }
 
-/// The router: `POST /token`, `GET /accounts`.
+/// The router: `POST /token`, and `GET /accounts` behind the layer.
 pub fn app(state: Arc<App>) -> Router {
     Router::new()
-        .route("/token", post(token))
         .route("/accounts", get(accounts))
+        .layer(state.layer.clone())
+        .route("/token", post(token))
         .with_state(state)
 }
 
 /// Serves on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, origin: String) -> std::io::Result<()> {
-    let router = app(Arc::new(App::new(origin)));
+    let state =
+        App::new(origin).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let router = app(Arc::new(state));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -173,55 +216,19 @@ async fn token(
     json_response(StatusCode::OK, body)
 }
 
-/// `GET /accounts`: the protected resource (RFC 9449 §7, RFC 8705 §3).
-async fn accounts(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response<Body> {
-    let (parts, _body) = req.into_parts();
-    let cert = match client_cert_der(&parts.headers, &CLIENT_CERT, &app.trusted, peer.ip(), None) {
-        Ok(c) => c,
-        Err(e) => return bad_certificate(&e),
+/// `GET /accounts`: the protected resource (RFC 9449 §7, RFC 8705 §3); the layer already
+/// checked the token, the proof or certificate and the replay.
+async fn accounts(auth: Authenticated) -> Response<Body> {
+    let how = match auth.binding() {
+        Binding::Dpop { .. } => "dpop",
+        Binding::Mtls { .. } => "mtls",
+        Binding::Both { .. } => "dpop+mtls",
+        _ => "bearer",
     };
-    let mut hreq = HttpRsRequest::from_parts(&parts, &app.origin);
-    if let Some(der) = &cert {
-        hreq = hreq.with_client_cert(ClientCert::Der(der));
-    }
-    let rs_req = hreq.as_rs_request();
-
-    // 1. Scheme and token; 2. look the token up (here: a map; usually a JWT or introspection).
-    let creds = match app.rs.credentials(&rs_req) {
-        Ok(c) => c,
-        Err(rej) => return rejection_response(&rej, Body::empty()),
-    };
-    let cnf = app
-        .tokens
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(creds.token)
-        .copied();
-    let Some(cnf) = cnf else {
-        let rej = app.rs.reject_invalid_token(creds.scheme);
-        return rejection_response(&rej, Body::empty());
-    };
-
-    // 3. The binding rules: scheme, proof, certificate, replay.
-    match app.rs.verify(&rs_req, &cnf, keybound::unix_now()) {
-        Ok(ok) => {
-            let how = match ok.binding() {
-                Binding::Dpop { .. } => "dpop",
-                Binding::Mtls { .. } => "mtls",
-                Binding::Both { .. } => "dpop+mtls",
-                _ => "bearer",
-            };
-            json_response(
-                StatusCode::OK,
-                format!(r#"{{"accounts":["checking","savings"],"bound_by":"{how}"}}"#),
-            )
-        }
-        Err(rej) => rejection_response(&rej, Body::empty()),
-    }
+    json_response(
+        StatusCode::OK,
+        format!(r#"{{"accounts":["checking","savings"],"bound_by":"{how}"}}"#),
+    )
 }
 
 #[tokio::main]
