@@ -146,10 +146,7 @@ impl CheckedProof {
         store: &S,
     ) -> Result<Result<Verified, DpopError>, Self> {
         let scope = *self.verified.jkt.as_bytes();
-        let key = ReplayKey {
-            scope: &scope,
-            jti: &self.verified.jti,
-        };
+        let key = ReplayKey::new(&scope, &self.verified.jti).with_owner(&scope);
         match store.check_and_insert_inline(key, self.expires_at, self.now) {
             Some(answer) => Ok(self.finish(answer)),
             None => Err(self),
