@@ -33,6 +33,9 @@ struct Gate {
     addr: SocketAddr,
     as_key: keybound::jose::SigningKey,
     dir: PathBuf,
+    /// Everything the gate wrote on stderr, drained continuously (a full pipe would block
+    /// the gate's logging, and with it the gate).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Gate {
@@ -72,11 +75,26 @@ impl Gate {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
         Gate {
             child,
             addr,
             as_key,
             dir,
+            stderr,
         }
     }
 
@@ -117,13 +135,12 @@ impl Gate {
             std::thread::sleep(Duration::from_millis(10));
         };
         let elapsed = started.elapsed();
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        // The drain thread sees the end of the pipe once the gate has exited.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while std::sync::Arc::strong_count(&self.stderr) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let err = self.stderr.lock().unwrap().clone();
         let _ = std::fs::remove_dir_all(&self.dir);
         (status.code(), elapsed, err)
     }
@@ -525,32 +542,8 @@ async fn serve_reads_client_certificates_only_from_trusted_proxies() {
     assert_eq!(v["tls_client_certificate_bound_access_tokens"], true);
 }
 
-#[test]
-fn serve_refuses_a_replay_store_it_cannot_open() {
-    let out = Command::new(env!("CARGO_BIN_EXE_keybound"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--public-origin",
-            ORIGIN,
-        ])
-        .args([
-            "--issuer",
-            ISSUER,
-            "--audience",
-            ORIGIN,
-            "--jwks",
-            "/nonexistent",
-        ])
-        .args(["--replay", "redis://127.0.0.1:6379"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    // The JWKS is read first; with a readable one the store is what fails.
-    let dir = std::env::temp_dir().join(format!("keybound-replay-{}", rand_u64()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("jwks.json"), r#"{"keys":[]}"#).unwrap();
+/// `keybound serve` with `extra` arguments, expected to exit at once: (code, stderr).
+fn serve_exits(jwks: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keybound"))
         .args([
             "serve",
@@ -560,15 +553,149 @@ fn serve_refuses_a_replay_store_it_cannot_open() {
             ORIGIN,
         ])
         .args(["--issuer", ISSUER, "--audience", ORIGIN, "--jwks"])
-        .arg(dir.join("jwks.json"))
-        .args(["--replay", "redis://127.0.0.1:6379"])
+        .arg(jwks)
+        .args(extra)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("redis://127.0.0.1:6379"), "{stderr}");
-    assert!(stderr.contains("not available"), "{stderr}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn serve_refuses_a_replay_store_it_cannot_open() {
+    let (code, _) = serve_exits(
+        std::path::Path::new("/nonexistent"),
+        &["--replay", "memory"],
+    );
+    assert_eq!(code, Some(2));
+    // With a readable JWKS the store is what fails: nothing listens on that port, and an
+    // unknown scheme is not a store; neither falls back to memory.
+    let dir = std::env::temp_dir().join(format!("keybound-replay-{}", rand_u64()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = keybound::jose::SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
+    std::fs::write(
+        dir.join("jwks.json"),
+        format!(r#"{{"keys":[{}]}}"#, key.public_jwk()),
+    )
+    .unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let (code, stderr) = serve_exits(&dir.join("jwks.json"), &["--replay", &url]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--replay"), "{stderr}");
+    let (code, stderr) = serve_exits(&dir.join("jwks.json"), &["--replay", "mongodb://x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("expected memory"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls `/healthz` until it answers 200 (the Redis store unfenced), at most `limit`.
+async fn wait_healthy(g: &Gate, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let r = get(g.addr, "/healthz", &[]).await;
+        if r.status == StatusCode::OK {
+            return;
+        }
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{r:?}");
+        assert!(r.one("retry-after").is_some(), "{r:?}");
+        assert!(Instant::now() < deadline, "/healthz still {r:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A fleet (issue 15): two `keybound serve` processes sharing one real `redis-server`
+/// accept each proof exactly once, also when it reaches both at the same time; with Redis
+/// down every request is refused 503; after a restart without persistence, proofs accepted
+/// before it are still refused while the store fences the lost state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_fleet_sharing_redis_accepts_each_proof_exactly_once() {
+    use keybound_redis::conformance::servers::RedisServer;
+    let mut redis = RedisServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = redis.url();
+    // --max-age 5: a replay window of 16 s (max_age + leeway + 1), so the fresh server's
+    // fence is short enough for a test.
+    let args = ["--replay", url.as_str(), "--max-age", "5"];
+    let a = Gate::start(&args);
+    let mut b = Gate::start(&args);
+    // Both gates trust the same issuer key: b takes a's JWKS (reloaded on SIGHUP).
+    std::fs::copy(a.dir.join("jwks.json"), b.dir.join("jwks.json")).unwrap();
+    b.as_key = a.as_key.clone();
+    b.signal("-HUP");
+    wait_healthy(&a, Duration::from_secs(40)).await;
+    wait_healthy(&b, Duration::from_secs(40)).await;
+
+    let alice = key();
+    let token = a.mint(Some(&Confirmation::from_jkt(alice.thumbprint())));
+    let auth = format!("DPoP {token}");
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let mut accepted_before = Vec::new();
+    for round in 0..1000 {
+        let p = proof(&alice, "GET", "/v1/fleet", &token, None);
+        let headers = [("authorization", auth.as_str()), ("dpop", p.as_str())];
+        let (ra, rb) = tokio::join!(
+            check(&a, "GET", "/v1/fleet", &headers),
+            check(&b, "GET", "/v1/fleet", &headers),
+        );
+        let ok = [&ra, &rb]
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .count();
+        assert_eq!(ok, 1, "round {round}: {ra:?} / {rb:?}");
+        let other = if ra.status == StatusCode::OK {
+            &rb
+        } else {
+            &ra
+        };
+        assert_eq!(
+            (other.status, other.reason().as_str()),
+            (StatusCode::UNAUTHORIZED, "replay"),
+            "round {round}"
+        );
+        if round % 100 == 0 {
+            accepted_before.push(p);
+        }
+    }
+
+    // Redis down: every request refused with 503 and Retry-After, none accepted.
+    redis.kill();
+    for g in [&a, &b] {
+        let p = proof(&alice, "GET", "/v1/fleet", &token, None);
+        let r = check(
+            g,
+            "GET",
+            "/v1/fleet",
+            &[("authorization", &auth), ("dpop", &p)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{r:?}");
+        assert!(r.one("retry-after").is_some(), "{r:?}");
+    }
+    // Restarted empty: the proofs accepted before are still refused (fenced), never 200.
+    redis.restart().unwrap_or_else(|e| panic!("{e}"));
+    for p in &accepted_before {
+        for g in [&a, &b] {
+            let r = check(
+                g,
+                "GET",
+                "/v1/fleet",
+                &[("authorization", &auth), ("dpop", p)],
+            )
+            .await;
+            assert_ne!(
+                r.status,
+                StatusCode::OK,
+                "a proof accepted before the restart: {r:?}"
+            );
+        }
+    }
+    let r = get(a.addr, "/healthz", &[]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{r:?}");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use keybound::dpop::replay::{AsyncReplayStore, MemoryReplayStore, ReplayError, R
 use keybound::jwt::Jwks;
 use keybound::mtls::{CertFormat, IpPrefix};
 use keybound::profile::{Choices, Feature};
+use keybound_redis::{RedisOptions, RedisReplayStore};
 use keybound_tower::header::{CLIENT_CERT, X_FORWARDED_CLIENT_CERT, X_SSL_CLIENT_ESCAPED_CERT};
 use keybound_tower::{
     Authenticated, GateConfig, JwksHandle, JwtValidator, KeyboundLayer, RequestTarget,
@@ -46,8 +47,12 @@ stderr; the first line on stdout is `listening on http://ADDR`.
 Signals: SIGTERM / SIGINT stop cleanly (exit 0); SIGHUP re-reads --jwks (the old set stays
 in force if the new file is unusable).
 
---replay memory (default) keeps jtis in this process; a fleet needs a shared store
-(redis://HOST:PORT, redis+cluster://HOST:PORT,... once keybound-redis is wired in).
+--replay memory (default) keeps jtis in this process; a fleet shares a Redis/Valkey store
+(redis://HOST:PORT, rediss://…, redis+sentinel://S1:P,S2:P/MASTER,
+redis+cluster://HOST:PORT,...): one atomic round trip per proof, every error and timeout
+refused (503), evicting maxmemory policies refused at start, a restart or failover fenced
+for one replay window (/healthz answers 503 while the store cannot accept). See
+docs/scaling.md.
 --nonce-secret FILE: at least 32 bytes (e.g. `openssl rand -hex 32 > nonce.key`); every
 instance given the same file accepts the others' nonces.
 
@@ -78,13 +83,18 @@ pub(crate) struct ServeCli {
     /// Policy profile: rfc9449 (default), fapi2-baseline, fapi2-message-signing.
     #[arg(long, value_name = "P")]
     profile: Option<String>,
+    /// Oldest accepted proof `iat`, in seconds (default: the profile's, 300 or FAPI's 60; a
+    /// profile may cap it). The replay window is this plus the profile's leeway.
+    #[arg(long, value_name = "SECS")]
+    max_age: Option<u64>,
     /// Require server nonces in DPoP proofs (RFC 9449 §9).
     #[arg(long)]
     require_nonce: bool,
     /// HMAC secret for nonces shared by a fleet (default: random, this process only).
     #[arg(long, value_name = "FILE", requires = "require_nonce")]
     nonce_secret: Option<String>,
-    /// Replay store: memory (default), or redis://HOST:PORT / redis+cluster://HOST:PORT,...
+    /// Replay store: memory (default), or redis://HOST:PORT, rediss://…, redis+sentinel://…,
+    /// redis+cluster://HOST:PORT,... (keybound-redis: shared by a fleet, fails closed).
     #[arg(long, value_name = "STORE", default_value = "memory")]
     replay: String,
     /// A proxy (CIDR) whose client-certificate headers are trusted; repeatable.
@@ -92,17 +102,19 @@ pub(crate) struct ServeCli {
     trusted_proxy: Vec<String>,
 }
 
-/// The replay stores `--replay` selects. Extension point: the lead adds a `Redis` variant
-/// (keybound-redis's store) in [`ReplayChoice::open`] and the two `match`es below.
+/// The replay stores `--replay` selects.
 pub(crate) enum ReplayChoice {
     /// This process only.
     Memory(MemoryReplayStore),
+    /// Shared by a fleet (keybound-redis).
+    Redis(RedisReplayStore),
 }
 
 impl ReplayChoice {
-    /// The store `spec` names; a store this build cannot open is a usage error, never a
-    /// silent fallback to memory.
-    pub(crate) fn open(spec: &str) -> Result<Self, CliError> {
+    /// The store `spec` names, keeping `jti`s for `window` seconds; a store that cannot be
+    /// opened (unreachable, evicting policy, not a primary) is an error, never a silent
+    /// fallback to memory.
+    pub(crate) async fn open(spec: &str, window: u64) -> Result<Self, CliError> {
         if spec == "memory" {
             return Ok(ReplayChoice::Memory(MemoryReplayStore::new(
                 MEMORY_REPLAY_CAPACITY,
@@ -111,24 +123,49 @@ impl ReplayChoice {
         let networked = [
             "redis://",
             "rediss://",
+            "valkey://",
+            "unix://",
             "redis+cluster://",
+            "rediss+cluster://",
             "redis+sentinel://",
         ];
-        if networked.iter().any(|p| spec.starts_with(p)) {
+        if !networked.iter().any(|p| spec.starts_with(p)) {
             return Err(CliError::usage(format!(
-                "--replay {spec}: a Redis/Valkey replay store is not available in this build \
-                 (keybound-redis is not wired into keybound serve yet); use --replay memory \
-                 for a single instance"
+                "--replay {spec}: expected memory, redis://HOST:PORT, redis+sentinel://… or \
+                 redis+cluster://HOST:PORT,..."
             )));
         }
-        Err(CliError::usage(format!(
-            "--replay {spec}: expected memory, redis://HOST:PORT or redis+cluster://HOST:PORT,..."
-        )))
+        let options = RedisOptions::new().with_window(Duration::from_secs(window));
+        let store = RedisReplayStore::connect(spec, options)
+            .await
+            .map_err(|e| CliError::usage(format!("--replay: {e}")))?;
+        Ok(ReplayChoice::Redis(store))
     }
 
     fn name(&self) -> &'static str {
         match self {
             ReplayChoice::Memory(_) => "memory",
+            ReplayChoice::Redis(_) => "redis",
+        }
+    }
+
+    /// `None` when the store can accept proofs now; else how many seconds to wait (for
+    /// `/healthz`'s `Retry-After`).
+    fn not_ready(&self) -> Option<u64> {
+        match self {
+            ReplayChoice::Memory(_) => None,
+            ReplayChoice::Redis(r) => {
+                let h = r.health();
+                if h.is_ready() {
+                    return None;
+                }
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                Some(h.fenced_until_unix_ms.map_or(1, |until| {
+                    until.saturating_sub(now_ms).div_ceil(1000).max(1)
+                }))
+            }
         }
     }
 }
@@ -142,6 +179,7 @@ impl AsyncReplayStore for ReplayChoice {
     ) -> Result<(), ReplayError> {
         match self {
             ReplayChoice::Memory(m) => m.check_and_insert_async(key, expires_at, now).await,
+            ReplayChoice::Redis(r) => r.check_and_insert_async(key, expires_at, now).await,
         }
     }
 
@@ -153,6 +191,7 @@ impl AsyncReplayStore for ReplayChoice {
     ) -> Option<Result<(), ReplayError>> {
         match self {
             ReplayChoice::Memory(m) => m.check_and_insert_inline(key, expires_at, now),
+            ReplayChoice::Redis(_) => None,
         }
     }
 }
@@ -162,13 +201,17 @@ type Layer = KeyboundLayer<JwtValidator, ReplayChoice>;
 /// Runs the server until SIGTERM or SIGINT.
 pub(crate) fn run(args: ServeCli) -> Result<u8, CliError> {
     let jwks = read_jwks(&args.jwks)?;
-    let layer = build_layer(&args, jwks)?;
+    let resolved = resolve(&args)?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::failure(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(serve(args, layer))
+    runtime.block_on(async move {
+        let store = ReplayChoice::open(&args.replay, resolved.replay_window()).await?;
+        let layer = build_layer(&args, &resolved, jwks, store)?;
+        serve(args, layer).await
+    })
 }
 
 fn read_jwks(path: &str) -> Result<Jwks, CliError> {
@@ -198,24 +241,41 @@ fn nonce_secret(path: Option<&str>) -> Result<[u8; 32], CliError> {
     Ok(sha2::Sha256::digest(secret).into())
 }
 
-fn build_layer(args: &ServeCli, jwks: Jwks) -> Result<Layer, CliError> {
-    let profile = crate::profile::by_name(args.profile.as_deref().unwrap_or("rfc9449"))?;
-    let mut proxies = Vec::with_capacity(args.trusted_proxy.len());
-    for cidr in &args.trusted_proxy {
-        proxies.push(
+fn trusted_proxies(args: &ServeCli) -> Result<Vec<IpPrefix>, CliError> {
+    args.trusted_proxy
+        .iter()
+        .map(|cidr| {
             IpPrefix::parse(cidr)
-                .map_err(|e| CliError::usage(format!("--trusted-proxy {cidr}: {e}")))?,
-        );
-    }
+                .map_err(|e| CliError::usage(format!("--trusted-proxy {cidr}: {e}")))
+        })
+        .collect()
+}
+
+/// The profile with the command line's choices (nonces, mTLS when a proxy is trusted,
+/// `--max-age`).
+fn resolve(args: &ServeCli) -> Result<keybound::profile::ResolvedConfig, CliError> {
+    let profile = crate::profile::by_name(args.profile.as_deref().unwrap_or("rfc9449"))?;
     let mut choices = Choices::new()
         .enable(Feature::Dpop)
         .with_nonce_required(args.require_nonce);
-    if !proxies.is_empty() {
+    if !args.trusted_proxy.is_empty() {
         choices = choices.enable(Feature::Mtls);
     }
-    let resolved = profile
+    if let Some(secs) = args.max_age {
+        choices = choices.with_max_age(secs);
+    }
+    profile
         .resolve(&choices)
-        .map_err(|e| CliError::usage(format!("cannot resolve profile {}: {e}", profile.name())))?;
+        .map_err(|e| CliError::usage(format!("cannot resolve profile {}: {e}", profile.name())))
+}
+
+fn build_layer(
+    args: &ServeCli,
+    resolved: &keybound::profile::ResolvedConfig,
+    jwks: Jwks,
+    store: ReplayChoice,
+) -> Result<Layer, CliError> {
+    let proxies = trusted_proxies(args)?;
     let nonce: Option<Box<dyn keybound::dpop::nonce::NonceSource + Send + Sync>> =
         if args.require_nonce {
             let secret = nonce_secret(args.nonce_secret.as_deref())?;
@@ -223,10 +283,9 @@ fn build_layer(args: &ServeCli, jwks: Jwks) -> Result<Layer, CliError> {
         } else {
             None
         };
-    let store = ReplayChoice::open(&args.replay)?;
     let config = GateConfig::new(&args.public_origin)
         .map_err(|e| CliError::usage(format!("--public-origin: {e}")))?
-        .with_profile(&resolved, nonce)
+        .with_profile(resolved, nonce)
         .map_err(|e| CliError::usage(e.to_string()))?
         .with_authorization_server(args.issuer.clone())
         .request_target(RequestTarget::ForwardAuth)
@@ -277,6 +336,7 @@ async fn serve(args: ServeCli, layer: Layer) -> Result<u8, CliError> {
         .local_addr()
         .map_err(|e| CliError::failure(format!("cannot read the listening address: {e}")))?;
     let metadata = layer.metadata_json();
+    let health_layer = layer.clone();
     let metadata_path = layer.metadata().well_known_path();
     let app = Router::new()
         .route("/auth", any(admitted).layer(layer.clone()))
@@ -296,7 +356,28 @@ async fn serve(args: ServeCli, layer: Layer) -> Result<u8, CliError> {
                 }
             }),
         )
-        .route("/healthz", get(|| async { "ok\n" }));
+        .route(
+            "/healthz",
+            get(move || {
+                let layer = health_layer.clone();
+                async move {
+                    match layer.store().not_ready() {
+                        None => (StatusCode::OK, HeaderMap::new(), "ok\n"),
+                        Some(secs) => {
+                            let mut headers = HeaderMap::new();
+                            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                                headers.insert(header::RETRY_AFTER, v);
+                            }
+                            (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                headers,
+                                "replay store cannot accept proofs\n",
+                            )
+                        }
+                    }
+                }
+            }),
+        );
 
     crate::emit(&format!("listening on http://{addr}"))?;
     tracing::info!(
