@@ -175,8 +175,9 @@ pub(crate) fn verify(
     if !string_eq(claims.get("sub"), client_id) {
         return Err(fault("sub", "must be the client_id"));
     }
-    // One string naming this server. RFC 7523 §3 allows an array; a single value avoids the
-    // audience-injection attack (FAPI 2.0 Security Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis).
+    // One string naming this server. RFC 7523 §3 allows an array; a single string avoids the
+    // audience-injection attack (draft-ietf-oauth-rfc7523bis requires it; so does
+    // oidc-provider's FAPI 2.0 profile).
     match claims.get("aud") {
         Some(aud @ Value::String(_)) => {
             if !audiences.iter().any(|a| string_eq(Some(aud), a)) {
