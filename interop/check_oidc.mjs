@@ -2,7 +2,7 @@
 // with server nonces required, RFC 8705 behind nginx, RFC 9068 JWT access tokens) and a real
 // client (npm openid-client 6), checked with keybound.
 //
-//   node check_oidc.mjs KEYBOUND_BIN RS_SERVER_BIN WORKDIR
+//   node check_oidc.mjs KEYBOUND_BIN RS_SERVER_BIN WORKDIR RS_CLIENT_BIN AS_BIN
 //
 // Run by `cargo xtask interop` after `npm ci`. Prints one line per check,
 // `CHECK<TAB>peer<TAB>case<TAB>expected<TAB>got`; a check passes when expected === got.
@@ -34,6 +34,15 @@
 //     stolen-token variants (as Bearer, a thief's key, a replayed proof, a proof for another
 //     URL, no nonce, a forged signature, another audience; the certificate-bound token with
 //     another or no certificate) get 401 with the error in WWW-Authenticate.
+//  7. keybound-client (interop/rs-client) at oidc-provider, its tokens at keybound's RSes (A).
+//  8. openid-client → keybound's own authorization server (interop/rs-as,
+//     keybound-interop-as on `keybound::authz`, HTTPS with the deployment's certificate, DPoP
+//     nonces required): RFC 8414 discovery; client_credentials (flow 1's checks, reused);
+//     keybound proofs and hand-made private_key_jwt assertions (replay, aud, exp, key);
+//     authorization_code + PAR with a DPoP header or dpop_jkt, another key refused;
+//     refresh_token for the public client (bound) and the confidential one (not bound); its
+//     tokens at a keybound-interop-rs trusting its JWKS (flow 6's checks, reused) and at
+//     oauth4webapi's validateJwtAccessToken (E).
 //
 // ---------------------------------------------------------------------------------------
 // Plug-in points for the flows that need the Rust client and resource server (issue 17).
@@ -76,14 +85,11 @@
 //     resourceServerFlows() runs both for every entry of `targets` with the same
 //     expectations (status and the `error` of WWW-Authenticate; keybound's reason only
 //     where the RS puts it in a JSON body, `reasons: true`), so B is all they need.
-//  E. openid-client → a keybound AS (facade `authz`). Start the Rust token endpoint (it
-//     prints `listening URL`; read it with readLine()), build a deployment-like object
-//     `{ ...d, asName, serverMetadata: { issuer, token_endpoint,
-//     pushed_authorization_request_endpoint, authorization_endpoint, jwks_uri,
-//     dpop_signing_alg_values_supported, token_endpoint_auth_methods_supported },
-//     issuer, token_endpoint, fetchedJwks, clients }` and pass it to
-//     clientCredentialsDpop() (and authorizationCode() once it serves PAR): configure()
-//     uses `serverMetadata` instead of discovery. Its tokens then go to `targets` as above.
+//  E. openid-client → a keybound AS (facade `authz`): done as flow 8. keyboundAsDeployment()
+//     starts interop/rs-as, discovers it and builds the deployment-like object
+//     `{ ...d, asName, label, serverMetadata, issuer, token_endpoint, …, fetchedJwks }` that
+//     clientCredentialsDpop(), authorize() and resourceServerFlows() take: configure() uses
+//     `serverMetadata` instead of OpenID discovery.
 // ---------------------------------------------------------------------------------------
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -91,6 +97,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as jose from 'jose';
+import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 
 import {
@@ -98,9 +105,9 @@ import {
   startDeployment, startProcess, stopAll,
 } from './oidc/harness.mjs';
 
-const [KEYBOUND, RS_SERVER, WORK, RS_CLIENT] = process.argv.slice(2);
-if (!KEYBOUND || !RS_SERVER || !WORK || !RS_CLIENT) {
-  console.error('usage: node check_oidc.mjs KEYBOUND_BIN RS_SERVER_BIN WORKDIR RS_CLIENT_BIN');
+const [KEYBOUND, RS_SERVER, WORK, RS_CLIENT, KB_AS] = process.argv.slice(2);
+if (!KEYBOUND || !RS_SERVER || !WORK || !RS_CLIENT || !KB_AS) {
+  console.error('usage: node check_oidc.mjs KEYBOUND_BIN RS_SERVER_BIN WORKDIR RS_CLIENT_BIN AS_BIN');
   process.exit(2);
 }
 const KB_CLIENT = 'keybound-client (reqwest)';
@@ -221,7 +228,7 @@ async function providerDetail(d, before) {
 // --- 1. client_credentials + private_key_jwt + DPoP ---------------------------------------
 
 async function clientCredentialsDpop(d, alg, resource) {
-  const name = `client_credentials ${alg} DPoP key`;
+  const name = `${d.label ?? ''}client_credentials ${alg} DPoP key`;
   const OP = d.asName ?? OP_NAME;
   const { config, log } = await configure(d, 'dpop');
   const key = await dpopKeyPair(alg);
@@ -273,14 +280,15 @@ async function clientCredentialsDpop(d, alg, resource) {
 
 // --- 2. keybound's own proofs at oidc-provider, and oidc-provider's refusals --------------
 
-async function clientAssertion(d) {
+/** kb-dpop's private_key_jwt assertion; `aud`, `exp` and the signing key may be varied. */
+async function clientAssertion(d, { aud = d.issuer, exp, key } = {}) {
   const jwk = JSON.parse(readFileSync(d.clients.dpop.client_auth_key, 'utf8'));
   const now = Math.floor(Date.now() / 1000);
   return new jose.SignJWT({ jti: crypto.randomUUID() })
     .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'JWT' })
-    .setIssuer('kb-dpop').setSubject('kb-dpop').setAudience(d.issuer)
-    .setIssuedAt(now).setExpirationTime(now + 60)
-    .sign(await jose.importJWK(jwk, jwk.alg));
+    .setIssuer('kb-dpop').setSubject('kb-dpop').setAudience(aud)
+    .setIssuedAt(now).setExpirationTime(exp ?? now + 60)
+    .sign(key ?? await jose.importJWK(jwk, jwk.alg));
 }
 
 async function rawTokenRequest(d, fetchFn, proof, extra = {}) {
@@ -418,13 +426,13 @@ async function mtls(d) {
 
 // --- 4. authorization_code + PAR + DPoP -----------------------------------------------------
 
-async function authorize(d, config, fetchFn, clientName, { DPoP, dpopJkt } = {}) {
+async function authorize(d, config, fetchFn, clientName, { DPoP, dpopJkt, scope = 'openid api:read' } = {}) {
   const c = d.clients[clientName];
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const params = {
     redirect_uri: c.redirect_uri,
-    scope: 'openid api:read',
+    scope,
     resource: d.rs.resource,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
@@ -551,7 +559,7 @@ async function refreshTokens(d, confidential) {
  * keybound-interop-rs now; `keybound serve` behind nginx (deployment.rs) plugs in as another
  * target with the same expectations (status + WWW-Authenticate error), see the header.
  */
-async function startInteropRs(d, { behindNginx = false } = {}) {
+async function startInteropRs(d, { behindNginx = false, name, logName } = {}) {
   const common = ['--jwks', d.jwks_file, '--issuer', d.issuer, '--audience', d.rs.resource, '--require-nonce',
     '--lifeline', '--max-seconds', '300'];
   const args = behindNginx
@@ -559,12 +567,12 @@ async function startInteropRs(d, { behindNginx = false } = {}) {
     // nginx's header and is believed from 127.0.0.1 only.
     ? ['--origin', d.rs.origin, '--trust-proxy', '127.0.0.1/32', '--cert-header', 'x-ssl-client-escaped-cert']
     : ['--tls-cert', d.pki.server.cert, '--tls-key', d.pki.server.key];
-  const log = join(WORK, behindNginx ? 'rs-server-behind-nginx.log' : 'rs-server.log');
+  const log = join(WORK, logName ?? (behindNginx ? 'rs-server-behind-nginx.log' : 'rs-server.log'));
   const proc = startProcess(RS_SERVER, [...common, ...args], log);
   const [, origin] = await readLine(proc, /^listening (https?:\/\/\S+)$/, 'keybound-interop-rs');
   return behindNginx
     ? { name: 'nginx → keybound-interop-rs', url: d.rs.backend_url, upstream: origin, viaNginx: true, reasons: true }
-    : { name: 'keybound-interop-rs (keybound::rs + keybound::jwt)', url: `${origin}/api/resource`, reasons: true };
+    : { name: name ?? 'keybound-interop-rs (keybound::rs + keybound::jwt)', url: `${origin}/api/resource`, reasons: true };
 }
 
 /** `STATUS error` from the status and the WWW-Authenticate `error` (any RS, any body). */
@@ -606,7 +614,7 @@ async function privateJwkFile(pair) {
 
 async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
   const peer = `${RP} → ${rs.name}`;
-  const peerStolen = `${OP} token → ${rs.name}`;
+  const peerStolen = `${d.asName ?? OP} token → ${rs.name}`;
   const name = 'fetchProtectedResource (DPoP, RS requires nonces)';
   const token = dpopFlow.tokens.access_token;
   const start = dpopFlow.log.length;
@@ -706,6 +714,330 @@ async function resourceServerFlows(d, rs, dpopFlow, mtlsFlow, ps256Token) {
     const e = await rsRequest(d, rs, { token, proof: sign(clientKey), url: d.rs.gate_down_url });
     check(`nginx ${d.nginx.version}`, 'auth_request gate unreachable: the resource is not served', '500', e.status);
   }
+}
+
+// --- E. openid-client → keybound's authorization server (interop/rs-as) --------------------
+
+const KB_AS_NAME = 'keybound-interop-as (keybound::authz)';
+const O4W = `npm oauth4webapi ${version('oauth4webapi')} validateJwtAccessToken`;
+
+/**
+ * Starts keybound-interop-as on the deployment (HTTPS with the deployment's server
+ * certificate), discovers it with openid-client (RFC 8414, `algorithm: 'oauth2'`), writes
+ * its JWKS to the work directory, and returns a deployment-like object for the flows above
+ * (`serverMetadata` makes configure() skip OpenID discovery).
+ */
+async function keyboundAsDeployment(d) {
+  const proc = startProcess(KB_AS, [d.file, '--lifeline', '--max-seconds', '300'], join(WORK, 'keybound-as.log'));
+  const [, issuer] = await readLine(proc, /^listening (https:\/\/\S+)$/, 'keybound-interop-as');
+  const fetchFn = recordingFetch({ ca: d.ca });
+  const discovered = await client.discovery(new URL(issuer), d.clients.dpop.client_id, undefined, client.None(), {
+    algorithm: 'oauth2', [client.customFetch]: fetchFn,
+  });
+  const meta = discovered.serverMetadata();
+  check(RP, 'keybound AS: RFC 8414 discovery (algorithm oauth2) at /.well-known/oauth-authorization-server → issuer',
+    issuer, meta.issuer);
+  const profile = kb(['profile', 'show', 'rfc9449']).out;
+  check(KB_AS_NAME, 'metadata: dpop_signing_alg_values_supported (the facade\'s) == keybound profile show rfc9449',
+    (profile.metadata?.dpop_signing_alg_values_supported ?? []).join(' '), (meta.dpop_signing_alg_values_supported ?? []).join(' '));
+  check(KB_AS_NAME, 'metadata: PAR required / PKCE / iss parameter / client authentication',
+    'true S256 true private_key_jwt,none',
+    `${meta.require_pushed_authorization_requests} ${meta.code_challenge_methods_supported} `
+      + `${meta.authorization_response_iss_parameter_supported} ${meta.token_endpoint_auth_methods_supported}`);
+  const jwksRes = await fetchFn(meta.jwks_uri, { headers: { accept: 'application/json' } });
+  const jwksFile = writeWork('keybound-as-jwks.json', await jwksRes.text());
+  const keys = JSON.parse(readFileSync(jwksFile, 'utf8')).keys ?? [];
+  check(KB_AS_NAME, 'jwks_uri: one ES256 signing key, kid == keybound jwk thumbprint of it', '1 EC P-256 ES256 sig true',
+    `${keys.length} ${keys[0]?.kty} ${keys[0]?.crv} ${keys[0]?.alg} ${keys[0]?.use} ${keys[0]?.kid === kbThumbprint(keys[0] ?? {})}`);
+  return {
+    ...d,
+    asName: KB_AS_NAME,
+    label: 'keybound AS: ',
+    issuer,
+    serverMetadata: meta,
+    token_endpoint: meta.token_endpoint,
+    pushed_authorization_request_endpoint: meta.pushed_authorization_request_endpoint,
+    authorization_endpoint: meta.authorization_endpoint,
+    jwks_uri: meta.jwks_uri,
+    jwks_file: jwksFile,
+    fetchedJwks: jwksFile,
+  };
+}
+
+/** `STATUS error: error_description` of an answer, Unix times replaced by N. */
+const described = (entry) => `${outcome(entry)}: ${String(jsonBody(entry).error_description ?? '').replace(/\d{6,}/g, 'N')}`;
+
+/** A raw form POST (any body text, e.g. with a parameter twice) to the token endpoint. */
+async function postToken(dk, fetchFn, body, proof) {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (proof) headers.dpop = proof;
+  await fetchFn(dk.token_endpoint, { method: 'POST', headers, body });
+  return fetchFn.log.at(-1);
+}
+
+/**
+ * keybound's own proofs and hand-made client assertions at the keybound AS's token endpoint:
+ * the nonce, the replay check, a missing proof, and private_key_jwt verified for real
+ * (signature, `aud`, `exp`, single-use `jti`), strict form parsing.
+ */
+async function keyboundAsRawRequests(dk) {
+  const name = 'keybound AS token endpoint';
+  const fetchFn = recordingFetch({ ca: dk.ca });
+  const keyFile = writeWork('kb-as-dpop-key.json', JSON.stringify(kb(['jwk', 'generate', '--alg', 'ES256']).out));
+  const jkt = kb(['jwk', 'thumbprint', keyFile]).out;
+  let nonce;
+  const sign = (more = []) => kb(['dpop', 'sign', '--key', keyFile, '--htm', 'POST', '--htu', dk.token_endpoint,
+    ...(nonce ? ['--nonce', nonce] : []), ...more]).out;
+  // Every answer may carry a fresh nonce (use_dpop_nonce, and every success).
+  const send = async (proof, extra) => {
+    const e = await rawTokenRequest(dk, fetchFn, proof, extra);
+    nonce = e.headers['dpop-nonce'] ?? nonce;
+    return e;
+  };
+  let e = await send(sign());
+  check(KB_AS_NAME, `${name}: keybound dpop sign, no nonce`, '400 use_dpop_nonce', outcome(e));
+  check(KB_AS_NAME, `${name}: the use_dpop_nonce answer's DPoP-Nonce is NQCHARs`, 'true',
+    /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(e.headers['dpop-nonce'] ?? ''));
+  const proof = sign();
+  e = await send(proof);
+  check(KB_AS_NAME, `${name}: keybound dpop sign with the AS nonce`, '200 DPoP', `${outcome(e)} ${jsonBody(e).token_type}`);
+  check(KB_AS_NAME, `${name}: the token's cnf.jkt == keybound jwk thumbprint`, jkt,
+    tokenVerify(dk, jsonBody(e).access_token ?? '').cnf?.jkt);
+  e = await send(proof);
+  check(KB_AS_NAME, `${name}: the same proof again (a new client assertion)`, '400 invalid_dpop_proof: jti already used',
+    described(e));
+  e = await send(undefined);
+  check(KB_AS_NAME, `${name}: no DPoP proof (dpop_bound_access_tokens client)`, '400 invalid_dpop_proof: no DPoP header',
+    described(e));
+  const now = Math.floor(Date.now() / 1000);
+  e = await send(sign(['--iat', String(now - 3600)]));
+  check(KB_AS_NAME, `${name}: the AS nonce but iat an hour old (oidc-provider: 200)`,
+    '400 invalid_dpop_proof: iat N is older than 300 s at N', described(e));
+  e = await send(kb(['dpop', 'sign', '--key', keyFile, '--htm', 'POST', '--htu', dk.pushed_authorization_request_endpoint,
+    '--nonce', nonce]).out);
+  check(KB_AS_NAME, `${name}: a proof for the PAR endpoint`, '400 invalid_dpop_proof: htu does not match the request URI',
+    described(e));
+
+  // private_key_jwt (RFC 7523 §3), each with a fresh valid proof.
+  const assertion = await clientAssertion(dk);
+  e = await send(sign(), { client_assertion: assertion });
+  check(KB_AS_NAME, `${name}: private_key_jwt, a fresh assertion`, '200', outcome(e));
+  e = await send(sign(), { client_assertion: assertion });
+  check(KB_AS_NAME, `${name}: private_key_jwt, the same assertion again (jti single use)`,
+    '400 invalid_client: client assertion `jti`: already used (RFC 7523 §3)', described(e));
+  const other = await jose.generateKeyPair('ES256');
+  const bad = (detail) => `400 invalid_client: client assertion ${detail}`;
+  const variants = [
+    ['aud = the token endpoint (RFC 7523 §3)', { aud: dk.token_endpoint }, '200'],
+    ['aud = [issuer] (an array)', { aud: [dk.issuer] }, bad('`aud`: must be one string')],
+    ['aud = another server', { aud: 'https://elsewhere.keybound.test' }, bad('`aud`: not this authorization server')],
+    ['exp two minutes ago', { exp: now - 120 }, bad('`exp`: expired (N ≤ N)')],
+    ['exp an hour ahead', { exp: now + 3600 }, bad('`exp`: more than 300 s ahead: its jti would be remembered too long')],
+    ["signed by another key with the client's kid", { key: other.privateKey }, bad('`signature`: signature does not verify')],
+  ];
+  for (const [label, opts, expected] of variants) {
+    e = await send(sign(), { client_assertion: await clientAssertion(dk, opts) });
+    check(KB_AS_NAME, `${name}: private_key_jwt, ${label}`, expected, e.status === 200 ? outcome(e) : described(e));
+  }
+
+  // Strict form parsing (RFC 6749 §3.1): a parameter twice.
+  const body = new URLSearchParams({
+    grant_type: 'client_credentials', scope: 'api:read', client_id: 'kb-dpop',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: await clientAssertion(dk),
+  }).toString();
+  e = await postToken(dk, fetchFn, `${body}&scope=api%3Aread`, sign());
+  check(KB_AS_NAME, `${name}: scope twice in the body`,
+    '400 invalid_request: parameter `scope` included more than once (RFC 6749 §3.1)', described(e));
+  e = await postToken(dk, fetchFn, `${body}&resource=${encodeURIComponent('https://elsewhere.keybound.test/api')}`, sign());
+  check(KB_AS_NAME, `${name}: a resource it does not serve (RFC 8707)`, '400 invalid_target', outcome(e));
+}
+
+/** `200`, or `STATUS error: error_description` of openid-client's refusal. */
+async function grantOutcome(fn) {
+  try {
+    await fn();
+    return '200';
+  } catch (e) {
+    return `${e.status} ${e.error}: ${e.error_description}`;
+  }
+}
+
+const KEY_BINDING = '400 invalid_dpop_proof: proof key thumbprint differs from the bound jkt';
+
+async function keyboundAsAuthorizationCode(dk) {
+  const name = 'keybound AS: authorization_code + PAR + DPoP (private_key_jwt)';
+  const { config, log, fetchFn } = await configure(dk, 'dpop');
+  const key = await dpopKeyPair('ES256');
+  const DPoP = client.getDPoPHandle(config, key.pair);
+  const scope = 'api:read';
+  const { callback, checks } = await authorize(dk, config, fetchFn, 'dpop', { DPoP, scope });
+  const par = log.filter((e) => e.url === dk.pushed_authorization_request_endpoint);
+  check(RP, `${name}: PAR exchanges (DPoP header, nonce required)`, '400 use_dpop_nonce, 201', par.map(outcome).join(', '));
+  check(RP, `${name}: last PAR proof → keybound dpop verify (AS nonce, key)`, 'valid',
+    proofVerdict(par.at(-1)?.request.headers.dpop, {
+      htm: 'POST', htu: dk.pushed_authorization_request_endpoint, nonce: par[0]?.headers['dpop-nonce'], jkt: key.jkt,
+    }));
+  check(KB_AS_NAME, `${name}: authorization response carries code, state and iss (RFC 9207)`, `true true ${dk.issuer}`,
+    `${callback.searchParams.has('code')} ${callback.searchParams.get('state') === checks.expectedState} ${callback.searchParams.get('iss')}`);
+  const tokens = await client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP });
+  check(RP, `${name}: token exchanges (the nonce of PAR's answer reused)`, '200', tokenCalls(log, dk).map(outcome).join(', '));
+  const v = tokenVerify(dk, tokens.access_token);
+  check(KB_AS_NAME, `${name}: keybound token verify`, 'true', v.valid ?? v);
+  check(KB_AS_NAME, `${name}: access token sub / client_id / scope / cnf.jkt`, `${dk.test_user} kb-dpop ${scope} ${key.jkt}`,
+    `${v.claims?.sub} ${v.claims?.client_id} ${v.claims?.scope} ${v.cnf?.jkt}`);
+  check(RP, `${name}: token_type (lower-cased by openid-client), refresh token issued`, 'dpop true',
+    `${tokens.token_type} ${typeof tokens.refresh_token === 'string'}`);
+  const thief = await dpopKeyPair('ES256');
+  const thiefDPoP = () => client.getDPoPHandle(config, thief.pair);
+
+  // A code bound to the PAR proof's key, exchanged with another key first.
+  const second = await authorize(dk, config, fetchFn, 'dpop', { DPoP, scope });
+  let before = log.length;
+  await grantOutcome(() => client.authorizationCodeGrant(config, second.callback, second.checks, undefined, { DPoP: thiefDPoP() }));
+  check(KB_AS_NAME, `${name}: the code exchanged with another DPoP key (openid-client's nonce retry, then refused)`,
+    `400 use_dpop_nonce: server nonce required, ${KEY_BINDING}`, tokenCalls(log.slice(before), dk).map(described).join(', '));
+  check(KB_AS_NAME, `${name}: the same code afterwards with the PAR key (refused before it was consumed; oidc-provider: consumed)`,
+    '200', await grantOutcome(() => client.authorizationCodeGrant(config, second.callback, second.checks, undefined, { DPoP })));
+
+  // dpop_jkt at PAR without a DPoP header (RFC 9449 §10).
+  const name2 = 'keybound AS: authorization_code + PAR with dpop_jkt';
+  before = log.length;
+  const byJkt = await authorize(dk, config, fetchFn, 'dpop', { dpopJkt: key.jkt, scope });
+  check(RP, `${name2}: PAR exchanges (no proof, so no nonce)`, '201',
+    log.slice(before).filter((e) => e.url === dk.pushed_authorization_request_endpoint).map(outcome).join(', '));
+  check(KB_AS_NAME, `${name2}: token request with another DPoP key`, KEY_BINDING,
+    await grantOutcome(() => client.authorizationCodeGrant(config, byJkt.callback, byJkt.checks, undefined, { DPoP: thiefDPoP() })));
+  const t2 = await client.authorizationCodeGrant(config, byJkt.callback, byJkt.checks, undefined, { DPoP });
+  check(KB_AS_NAME, `${name2}: the same code with the dpop_jkt key → cnf.jkt`, key.jkt, tokenVerify(dk, t2.access_token).cnf?.jkt);
+  check(KB_AS_NAME, `${name2}: the code a second time (single use)`,
+    '400 invalid_grant: authorization code unknown, used or expired',
+    await grantOutcome(() => client.authorizationCodeGrant(config, byJkt.callback, byJkt.checks, undefined, { DPoP })));
+  let parGot;
+  try {
+    await authorize(dk, config, fetchFn, 'dpop', { DPoP, dpopJkt: thief.jkt, scope });
+    parGot = 'accepted';
+  } catch (e) {
+    parGot = `${e.status} ${e.error}: ${e.error_description}`;
+  }
+  check(KB_AS_NAME, `${name2}: PAR with a DPoP header and the dpop_jkt of another key (RFC 9449 §10.1)`,
+    KEY_BINDING, parGot);
+  const all = log.filter((e) => e.request.headers.dpop).map((e) => jwtParts(e.request.headers.dpop).payload.jti);
+  check(RP, `${name}: all proof jtis distinct`, `${all.length}`, `${new Set(all).size}`);
+  return { config, key, DPoP, tokens };
+}
+
+/** A refresh with `pair` (or no proof): `200` or `STATUS error`, and the tokens. */
+async function kbRefresh(config, rt, pair) {
+  try {
+    const t = await client.refreshTokenGrant(config, rt, undefined, pair ? { DPoP: client.getDPoPHandle(config, pair) } : {});
+    return { got: '200', tokens: t };
+  } catch (e) {
+    return { got: `${e.status} ${e.error}: ${e.error_description}` };
+  }
+}
+
+async function keyboundAsRefresh(dk, confidential) {
+  const name = 'keybound AS: refresh_token, public client (RFC 9449 §5)';
+  const { config, log, fetchFn } = await configure(dk, 'public');
+  const key = await dpopKeyPair('ES256');
+  const DPoP = client.getDPoPHandle(config, key.pair);
+  const { callback, checks } = await authorize(dk, config, fetchFn, 'public', { DPoP, scope: 'api:read' });
+  const tokens = await client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP });
+  check(KB_AS_NAME, `${name}: code exchange (client authentication none) → cnf.jkt, refresh token`, `${key.jkt} true`,
+    `${tokenVerify(dk, tokens.access_token).cnf?.jkt} ${typeof tokens.refresh_token === 'string'}`);
+  const rt = tokens.refresh_token;
+  const other = await dpopKeyPair('ES256');
+  let r = await kbRefresh(config, rt, other.pair);
+  check(KB_AS_NAME, `${name}: another DPoP key`, KEY_BINDING, r.got);
+  r = await kbRefresh(config, rt, undefined);
+  check(KB_AS_NAME, `${name}: no DPoP proof`, '400 invalid_dpop_proof: no DPoP header', r.got);
+  const start = log.length;
+  const same = await client.refreshTokenGrant(config, rt, undefined, { DPoP });
+  check(KB_AS_NAME, `${name}: the same key (its handle has the AS nonce)`, '200', tokenCalls(log.slice(start), dk).map(outcome).join(', '));
+  const v = tokenVerify(dk, same.access_token);
+  check(KB_AS_NAME, `${name}: the new access token's cnf.jkt / sub / client_id`, `${key.jkt} ${dk.test_user} kb-public`,
+    `${v.cnf?.jkt} ${v.claims?.sub} ${v.claims?.client_id}`);
+  if (confidential) {
+    const name2 = 'keybound AS: refresh_token, confidential client (RFC 9449 §5: not bound by default)';
+    r = await kbRefresh(confidential.config, confidential.tokens.refresh_token, other.pair);
+    check(KB_AS_NAME, `${name2}: another DPoP key`, '200', r.got);
+    check(KB_AS_NAME, `${name2}: the new access token is bound to the new key`, other.jkt,
+      tokenVerify(dk, r.tokens?.access_token ?? '').cnf?.jkt);
+  }
+  return { config, log, key, DPoP, tokens: same };
+}
+
+/**
+ * The keybound AS's tokens at oauth4webapi's resource-server validation: the token and the
+ * proof openid-client sent to keybound-interop-rs, validated against the AS's metadata and
+ * JWKS (fetched by oauth4webapi from jwks_uri); forged and stolen variants refused.
+ */
+async function oauth4webapiValidation(dk, rs, cc) {
+  const token = cc.tokens.access_token;
+  const accepted = cc.log.filter((e) => e.url === rs.url && e.status === 200).at(-1);
+  const options = { [oauth.customFetch]: recordingFetch({ ca: dk.ca }) };
+  const validate = async (headers, audience = dk.rs.resource) => {
+    try {
+      const claims = await oauth.validateJwtAccessToken(dk.serverMetadata, new Request(rs.url, { method: 'GET', headers }),
+        audience, options);
+      return `accepted ${claims.sub} ${claims.cnf?.jkt}`;
+    } catch (e) {
+      return `refused: ${e.message}`;
+    }
+  };
+  check(O4W, 'keybound AS token + the proof openid-client sent to keybound-interop-rs',
+    `accepted kb-dpop ${cc.key.jkt}`, await validate({ authorization: `DPoP ${token}`, dpop: accepted?.request.headers.dpop }));
+  const clientKey = await privateJwkFile(cc.key.pair);
+  const thiefKey = writeWork('o4w-thief.json', JSON.stringify(kb(['jwk', 'generate', '--alg', 'ES256']).out));
+  const sign = (key, at) => kb(['dpop', 'sign', '--key', key, '--htm', 'GET', '--htu', rs.url, '--access-token', at]).out;
+  check(O4W, 'the same token with a keybound-signed proof of the client key', `accepted kb-dpop ${cc.key.jkt}`,
+    await validate({ authorization: `DPoP ${token}`, dpop: sign(clientKey, token) }));
+  const [h, p, sig] = token.split('.');
+  const i = sig.length >> 1;
+  const forged = `${h}.${p}.${sig.slice(0, i)}${sig[i] === 'A' ? 'B' : 'A'}${sig.slice(i + 1)}`;
+  check(O4W, 'one signature character of the token changed (proof for it, client key)',
+    'refused: JWT signature verification failed', await validate({ authorization: `DPoP ${forged}`, dpop: sign(clientKey, forged) }));
+  check(O4W, "the token with a thief's proof (ath right)", 'refused: JWT Access Token confirmation mismatch',
+    await validate({ authorization: `DPoP ${token}`, dpop: sign(thiefKey, token) }));
+  check(O4W, 'the token as Bearer without a proof',
+    'refused: operation indicated DPoP use but the request has no DPoP HTTP Header', await validate({ authorization: `Bearer ${token}` }));
+  check(O4W, 'another expected audience', 'refused: unexpected JWT "aud" (audience) claim value',
+    await validate({ authorization: `DPoP ${token}`, dpop: sign(clientKey, token) }, 'https://other.keybound.test'));
+}
+
+/** Flow E: openid-client → keybound-interop-as; its tokens at keybound's RS and oauth4webapi. */
+async function keyboundAsFlows(d) {
+  const dk = await keyboundAsDeployment(d);
+  let cc;
+  for (const alg of ['ES256', 'PS256', 'Ed25519']) {
+    await flow(RP, `keybound AS client_credentials ${alg}`, async () => {
+      const r = await clientCredentialsDpop(dk, alg, { indicator: dk.rs.resource, token_alg: 'ES256' });
+      if (alg === 'ES256') cc = r;
+    });
+  }
+  await flow(KB_AS_NAME, 'keybound AS raw token requests', () => keyboundAsRawRequests(dk));
+  let code;
+  await flow(RP, 'keybound AS authorization_code', async () => { code = await keyboundAsAuthorizationCode(dk); });
+  let pub;
+  await flow(RP, 'keybound AS refresh_token', async () => { pub = await keyboundAsRefresh(dk, code); });
+  await flow(KB_AS_NAME, 'keybound AS tokens at keybound-interop-rs and oauth4webapi', async () => {
+    if (!cc) throw new Error('client_credentials ES256 at the keybound AS did not complete');
+    const rs = await startInteropRs(dk, {
+      name: 'keybound-interop-rs trusting keybound-interop-as', logName: 'rs-server-keybound-as.log',
+    });
+    await resourceServerFlows(dk, rs, cc);
+    if (pub) {
+      const start = pub.log.length;
+      const res = await client.fetchProtectedResource(pub.config, pub.tokens.access_token, new URL(rs.url), 'GET',
+        undefined, undefined, { DPoP: pub.DPoP });
+      const calls = pub.log.slice(start).filter((e) => e.url === rs.url);
+      check(`${RP} → ${rs.name}`, "keybound AS: the public client's refreshed token, fetchProtectedResource",
+        `401 use_dpop_nonce, 200 / 200 dpop ${dk.test_user}`,
+        `${calls.map(rsOutcome).join(', ')} / ${res.status} ${rsBinding(calls.at(-1))} ${rsSubject(calls.at(-1))}`);
+    }
+    await oauth4webapiValidation(dk, rs, cc);
+  });
 }
 
 // --- main ----------------------------------------------------------------------------------
@@ -814,6 +1146,11 @@ async function main() {
       await resourceServerFlows(d, rs, first, mtlsFlow, ps256);
     });
   }
+  // E. openid-client → keybound's authorization server; its tokens at keybound's RS and
+  // at oauth4webapi's resource-server validation.
+  const asStarted = Date.now();
+  await flow(KB_AS_NAME, 'keybound AS', () => keyboundAsFlows(d));
+  console.error(`check_oidc: flow 8 (keybound AS) ${((Date.now() - asStarted) / 1000).toFixed(1)} s`);
   console.error(`check_oidc: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

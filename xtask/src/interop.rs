@@ -4,7 +4,9 @@
 //!    `curl`, `openssl` (apt-get), npm `dpop`, `jose`, `oauth4webapi`, `oidc-provider`,
 //!    `openid-client` (`npm ci` in interop/, from the committed lock), PyPI `jwcrypto` (a venv
 //!    under tools/, exact pins from interop/requirements.txt).
-//! 2. Builds the `keybound` CLI and the interop resource server (interop/rs-server).
+//! 2. Builds the `keybound` CLI and the interop binaries: the resource server
+//!    (interop/rs-server), keybound-client at a real AS (interop/rs-client) and the
+//!    authorization server on `keybound::authz` (interop/rs-as).
 //! 3. Runs the check programs in interop/ (npm peers, jwcrypto, openssl/curl/nginx, nginx
 //!    `auth_request` in front of `keybound serve`, and the end-to-end flows with oidc-provider,
 //!    openid-client and nginx), each in its own process group with a deadline; the group is
@@ -68,7 +70,12 @@ pub(crate) fn run(args: &[String]) -> Result {
 
     step("interop: build keybound binaries");
     let built_at = Instant::now();
-    let (keybound, rs_server, rs_client) = build()?;
+    let Built {
+        keybound,
+        rs_server,
+        rs_client,
+        authorization_server,
+    } = build()?;
     let built = built_at.elapsed();
 
     step("interop: checks");
@@ -124,6 +131,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         .arg(&rs_server)
         .arg(work.join("oidc"))
         .arg(&rs_client)
+        .arg(&authorization_server)
         .current_dir(&interop);
     run_checks(
         &mut tally,
@@ -247,12 +255,24 @@ fn ensure_venv() -> Result {
     std::fs::write(venv.join(STAMP), &pins).map_err(|e| e.to_string())
 }
 
-/// Builds the binaries and returns the paths of `keybound` and `keybound-interop-rs`.
+/// The executables the check programs run.
+struct Built {
+    /// `keybound` (crates/keybound-cli).
+    keybound: PathBuf,
+    /// `keybound-interop-rs` (interop/rs-server).
+    rs_server: PathBuf,
+    /// `keybound-interop-client` (interop/rs-client).
+    rs_client: PathBuf,
+    /// `keybound-interop-as` (interop/rs-as).
+    authorization_server: PathBuf,
+}
+
+/// Builds the binaries and returns their paths.
 ///
 /// `--tests` makes cargo resolve features as `cargo test --workspace --all-features` does
-/// (dev-dependencies included), so after CI's test build nothing but the interop server is
+/// (dev-dependencies included), so after CI's test build nothing but the interop binaries are
 /// compiled; `--bins` alone would rebuild some 30 crates with other features.
-fn build() -> Result<(PathBuf, PathBuf, PathBuf)> {
+fn build() -> Result<Built> {
     let mut c = cargo();
     c.args([
         "build",
@@ -280,11 +300,12 @@ fn build() -> Result<(PathBuf, PathBuf, PathBuf)> {
             .find(|p| p.file_name().is_some_and(|f| f == name))
             .ok_or_else(|| format!("cargo build did not report the `{name}` executable"))
     };
-    Ok((
-        executable("keybound")?,
-        executable("keybound-interop-rs")?,
-        executable("keybound-interop-client")?,
-    ))
+    Ok(Built {
+        keybound: executable("keybound")?,
+        rs_server: executable("keybound-interop-rs")?,
+        rs_client: executable("keybound-interop-client")?,
+        authorization_server: executable("keybound-interop-as")?,
+    })
 }
 
 #[derive(Default)]
