@@ -65,7 +65,8 @@
 //     Wire it as a binary that prints the token endpoint's JSON on stdout, run with
 //     harness `run()`, and check its token with `tokenVerify()` + `kbThumbprint()` exactly as
 //     clientCredentialsDpop() does for openid-client's.
-//  B. keybound RS = `keybound serve` behind nginx auth_request. In main(), `rsUpstreams`
+//  B. (wired: `keybound serve` is started in main()'s `rsUpstreams` hook and is the third
+//     entry of `targets`.) keybound RS = `keybound serve` behind nginx auth_request. In main(), `rsUpstreams`
 //     already starts keybound-interop-rs behind nginx's `/proxy/`; add, in the same hook:
 //        const port = await freePort();
 //        startProcess(KEYBOUND, ['serve', '--listen', `127.0.0.1:${port}`,
@@ -1104,7 +1105,15 @@ async function main() {
     // start it from `dep` (see the header) and return { backend, gate }.
     rsUpstreams: async (dep) => {
       behindNginx = await startInteropRs(dep, { behindNginx: true });
-      return { backend: behindNginx.upstream };
+      // Issue 17 flow B: `keybound serve` as nginx's auth_request gate for /api/ (the
+      // harness generates that location: original method and URI, Authorization, DPoP and
+      // the client certificate header go to the gate; DPoP-Nonce and X-Keybound-* come back).
+      const serve = startProcess(KEYBOUND, ['serve', '--listen', '127.0.0.1:0',
+        '--public-origin', dep.rs.origin, '--issuer', dep.issuer,
+        '--audience', dep.rs.resource, '--jwks', dep.jwks_file, '--require-nonce',
+        '--trusted-proxy', '127.0.0.1/32'], join(WORK, 'keybound-serve.log'));
+      const [, gate] = await readLine(serve, /^listening on (http:\/\/\S+)$/, 'keybound serve');
+      return { backend: behindNginx.upstream, gate };
     },
   });
   // The RS's view of the issuer's keys: fetched from jwks_uri, as a resource server would.
@@ -1138,7 +1147,9 @@ async function main() {
 
   // Resource servers under test: keybound-interop-rs directly (HTTPS) and behind nginx.
   // Issue 17's `keybound serve` joins as { name, url: d.rs.gate_url } (see the header).
-  const targets = [await startInteropRs(d), behindNginx];
+  const targets = [await startInteropRs(d), behindNginx, {
+    name: 'nginx auth_request → keybound serve', url: d.rs.gate_url, viaNginx: true, reasons: false,
+  }];
   await flow(KB_CLIENT, 'keybound client', () => keyboundClientFlows(d, targets));
   for (const rs of targets) {
     await flow(rs.name, `resource server ${rs.name}`, async () => {
