@@ -178,7 +178,8 @@ impl GateConfig {
         self
     }
 
-    /// Verifying proof signatures with `verifier` (default: keybound's `DefaultVerifier`).
+    /// Verifying proof signatures with `verifier` (default: keybound's `DefaultVerifier`, the
+    /// fastest backend per algorithm, behind a prepared-key cache).
     pub fn with_verifier(
         mut self,
         verifier: impl SignatureVerifier + Send + Sync + 'static,

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use keybound::cnf::Confirmation;
 use keybound::dpop::DefaultVerifier;
+use keybound::jose::CachedVerifier;
 use keybound::jose::{AlgSet, SignatureVerifier};
 use keybound::jwt::{AccessToken, Jwks, TokenError, TokenPolicy};
 
@@ -218,7 +219,7 @@ impl JwksHandle {
 /// The RFC 9068 validator: `typ` `at+jwt`, an allowed asymmetric `alg`, the key chosen by
 /// `kid` from a [`JwksHandle`] (rotatable), `iss`, `aud`, `exp`/`nbf`/`iat` with leeway, and
 /// the `cnf` claim handed to the binding checks (`keybound::jwt::validate_token`).
-pub struct JwtValidator<V = DefaultVerifier> {
+pub struct JwtValidator<V = CachedVerifier<DefaultVerifier>> {
     jwks: JwksHandle,
     issuer: String,
     audience: String,
@@ -240,11 +241,17 @@ impl<V> fmt::Debug for JwtValidator<V> {
     }
 }
 
-impl JwtValidator<DefaultVerifier> {
+impl JwtValidator<CachedVerifier<DefaultVerifier>> {
     /// Tokens from `issuer` for `audience`, signed by a key of `jwks`, checked with the
-    /// fastest verifier compiled in; [`TokenPolicy::new`]'s defaults otherwise.
+    /// fastest verifier compiled in behind a prepared-key cache (the issuer's few keys sign
+    /// every token); [`TokenPolicy::new`]'s defaults otherwise.
     pub fn new(jwks: JwksHandle, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
-        Self::with_verifier(jwks, issuer, audience, DefaultVerifier::default())
+        Self::with_verifier(
+            jwks,
+            issuer,
+            audience,
+            CachedVerifier::new(DefaultVerifier::default()),
+        )
     }
 }
 
