@@ -68,7 +68,7 @@ pub(crate) struct ServeCli {
     /// Address to listen on (e.g. 127.0.0.1:9090; port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// The origin clients address (scheme://host[:port]): htu = origin + original URI.
+    /// The origin clients address (`scheme://host[:port]`): htu = origin + original URI.
     #[arg(long, value_name = "URL")]
     public_origin: String,
     /// The trusted token issuer (`iss`, compared exactly).
