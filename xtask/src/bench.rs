@@ -22,14 +22,37 @@ const DOC: &str = "docs/performance.md";
 
 pub(crate) fn run(args: &[String]) -> Result {
     let write_doc = !args.iter().any(|a| a == "--no-doc");
-    let chosen: Vec<&str> = args
+    let mut chosen: Vec<&str> = args
         .iter()
         .map(String::as_str)
         .filter(|a| !a.starts_with('-'))
         .collect();
     for name in &chosen {
-        if !BENCHES.contains(name) {
-            return Err(format!("unknown bench `{name}`; one of {BENCHES:?}"));
+        if !BENCHES.contains(name) && *name != "batch" {
+            return Err(format!(
+                "unknown bench `{name}`; one of {BENCHES:?} or `batch`"
+            ));
+        }
+    }
+    // The side-by-side batch rows (not criterion): their own section and chart.
+    let batch = chosen.is_empty() || chosen.contains(&"batch");
+    chosen.retain(|n| *n != "batch");
+    if batch {
+        let report = if args.iter().any(|a| a == "--report-only") {
+            crate::batch::report_saved(write_doc)?
+        } else {
+            crate::batch::run_batch(write_doc)?
+        };
+        println!("\n{report}");
+        if write_doc {
+            let mut section = String::new();
+            machine_line(&mut section, SystemTime::now(), &load_average());
+            section.push_str(&report);
+            write_doc_section("batch", &section)?;
+            eprintln!("wrote {DOC} (batch)");
+        }
+        if chosen.is_empty() && !args.is_empty() {
+            return Ok(());
         }
     }
     let benches: Vec<&str> = if chosen.is_empty() {
@@ -223,6 +246,31 @@ fn machine(report: &mut String, started: SystemTime, load_before: &str, load_aft
          (`{}`); medians. Figures from a shared, loaded machine are noisy: compare the ratios, \
          which are taken within this one run.\n",
         QUICK.join(" ")
+    );
+}
+
+/// One line naming the machine, for sections written outside the criterion run.
+fn machine_line(report: &mut String, at: SystemTime, load: &str) {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let date = command_line(
+        "date",
+        &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
+    )
+    .unwrap_or_else(|| format!("Unix time {secs}"));
+    let _ = writeln!(
+        report,
+        "Written {date} on {cpus} CPUs ({model}); load average {load} when it finished.\n"
     );
 }
 

@@ -39,6 +39,7 @@ const PROTOCOL_CRATES: &[&str] = &[
     "keybound-profile",
 ];
 
+mod batch;
 mod bench;
 mod interop;
 mod size;
@@ -89,6 +90,7 @@ fn print_help() {
          fuzz-smoke [--time S]   run every fuzz target briefly (default 10 s each)\n\
          interop [--no-install]  keybound against npm dpop/jose/oauth4webapi, jwcrypto, openssl, curl, nginx\n\
          bench [BENCH..] [--no-doc]  quick criterion run; medians + ratios to docs/performance.md\n\
+         \x20                       (`batch`: full validation vs bare signature floors, docs/batch.svg)\n\
          bench-layer [N R C]     keybound-tower's layer vs a handler verifying only the two ES256\n\
          \x20                       signatures, over loopback HTTP (N requests x R rounds, C connections)\n\
          size [--no-doc]         code size of the ES256-only no_std verifier ({NOSTD_TARGET}, budget 64 KiB)"

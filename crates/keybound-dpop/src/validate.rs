@@ -195,9 +195,20 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     let header = checked_header(header_obj, header_members, policy, verifier)?;
     let alg = header.alg();
 
+    // The key's thumbprint (step 10 compares it) is taken now: it cannot fail, and a
+    // verifier with a key cache finds the key by it instead of hashing the key again.
+    let jkt = header.jwk().thumbprint();
+
     // Step 3: signature over the received bytes (an empty signature segment fails here, as
     // `signature`, once `alg` is known to be an allowed asymmetric algorithm).
-    verify_signature(verifier, alg, header.jwk(), parts.signing_input, signature)?;
+    keybound_jose::verify_signature_with_thumbprint(
+        verifier,
+        alg,
+        header.jwk(),
+        &jkt,
+        parts.signing_input,
+        signature,
+    )?;
 
     // Step 4: claims present and well-typed. A malformed `nonce` claim is a nonce fault when
     // the policy requires nonces (answered with a fresh one), else an invalid proof.
@@ -237,7 +248,6 @@ pub fn check_proof<V: SignatureVerifier + ?Sized>(
     }
 
     // Step 10: key binding.
-    let jkt = header.jwk().thumbprint();
     if let Some(expected) = &request.jkt
         && !expected.ct_eq(&jkt)
     {

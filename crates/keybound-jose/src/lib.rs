@@ -52,4 +52,7 @@ pub use sign::{KeyError, SigningKey};
 pub use typ::typ_matches;
 #[cfg(fuzzing)]
 pub use verify::AcceptAllVerifier;
-pub use verify::{DefaultVerifier, PrepareKey, SignatureVerifier, VerifyError, verify_signature};
+pub use verify::{
+    DefaultVerifier, PrepareKey, SignatureVerifier, VerifyError, verify_signature,
+    verify_signature_with_thumbprint,
+};

@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use keybound_cnf::JwkThumbprint;
 use keybound_jwk::Jwk;
 
 use crate::alg::Algorithm;
@@ -68,6 +69,22 @@ pub trait SignatureVerifier {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), VerifyError>;
+
+    /// [`SignatureVerifier::verify`] for a caller that already holds `key`'s RFC 7638 SHA-256
+    /// thumbprint (DPoP computes it for `jkt`, RFC 9449 §6.1): [`crate::CachedVerifier`] finds
+    /// the key by it instead of hashing the key again, and still compares the whole key. A
+    /// thumbprint that is not `key`'s only costs a cache miss. The default ignores it.
+    fn verify_with_thumbprint(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        thumbprint: &JwkThumbprint,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        let _ = thumbprint;
+        self.verify(alg, key, msg, sig)
+    }
 }
 
 impl<T: SignatureVerifier + ?Sized> SignatureVerifier for &T {
@@ -85,6 +102,16 @@ impl<T: SignatureVerifier + ?Sized> SignatureVerifier for &T {
         sig: &[u8],
     ) -> Result<(), VerifyError> {
         (**self).verify(alg, key, msg, sig)
+    }
+    fn verify_with_thumbprint(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        thumbprint: &JwkThumbprint,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        (**self).verify_with_thumbprint(alg, key, thumbprint, msg, sig)
     }
 }
 
@@ -105,6 +132,16 @@ impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::boxed::Box<T> {
     ) -> Result<(), VerifyError> {
         (**self).verify(alg, key, msg, sig)
     }
+    fn verify_with_thumbprint(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        thumbprint: &JwkThumbprint,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        (**self).verify_with_thumbprint(alg, key, thumbprint, msg, sig)
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -123,6 +160,16 @@ impl<T: SignatureVerifier + ?Sized> SignatureVerifier for alloc::sync::Arc<T> {
         sig: &[u8],
     ) -> Result<(), VerifyError> {
         (**self).verify(alg, key, msg, sig)
+    }
+    fn verify_with_thumbprint(
+        &self,
+        alg: Algorithm,
+        key: &Jwk<'_>,
+        thumbprint: &JwkThumbprint,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
+        (**self).verify_with_thumbprint(alg, key, thumbprint, msg, sig)
     }
 }
 
@@ -192,6 +239,30 @@ pub fn verify_signature<V: SignatureVerifier + ?Sized>(
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), JoseError> {
+    verify_checked(verifier, alg, key, None, msg, sig)
+}
+
+/// [`verify_signature`] for a caller that already holds `key`'s RFC 7638 SHA-256 thumbprint
+/// (see [`SignatureVerifier::verify_with_thumbprint`]); the same verdicts.
+pub fn verify_signature_with_thumbprint<V: SignatureVerifier + ?Sized>(
+    verifier: &V,
+    alg: Algorithm,
+    key: &Jwk<'_>,
+    thumbprint: &JwkThumbprint,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), JoseError> {
+    verify_checked(verifier, alg, key, Some(thumbprint), msg, sig)
+}
+
+fn verify_checked<V: SignatureVerifier + ?Sized>(
+    verifier: &V,
+    alg: Algorithm,
+    key: &Jwk<'_>,
+    thumbprint: Option<&JwkThumbprint>,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), JoseError> {
     let expected = match alg.fixed_signature_len() {
         Some(len) => Some(len),
         None => key.rsa_modulus_bits().map(|bits| bits.div_ceil(8)),
@@ -208,7 +279,11 @@ pub fn verify_signature<V: SignatureVerifier + ?Sized>(
         key.check_key_without_decompression()
             .map_err(JoseError::InvalidJwk)?;
     }
-    verifier.verify(alg, key, msg, sig).map_err(|e| match e {
+    let verdict = match thumbprint {
+        Some(t) => verifier.verify_with_thumbprint(alg, key, t, msg, sig),
+        None => verifier.verify(alg, key, msg, sig),
+    };
+    verdict.map_err(|e| match e {
         VerifyError::UnsupportedAlgorithm => JoseError::AlgNotAllowed { alg },
         VerifyError::InvalidKey => JoseError::UnusableKey,
         _ => JoseError::BadSignature,

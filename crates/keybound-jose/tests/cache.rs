@@ -24,11 +24,20 @@ fn signed(key: &SigningKey, msg: &[u8]) -> (String, Vec<u8>) {
 }
 
 #[test]
-fn hits_after_the_first_verification_and_gives_the_same_verdicts() {
+fn prepares_a_key_when_it_comes_back_and_hits_after_with_the_same_verdicts() {
     let cache = CachedVerifier::new(FastestVerifier);
     let key = SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
     let (jwk, sig) = signed(&key, b"m1");
     let jwk = Jwk::parse(jwk.as_bytes()).unwrap();
+    // First seen: verified once, not prepared, not kept.
+    cache.verify(Algorithm::Es256, &jwk, b"m1", &sig).unwrap();
+    let s = cache.stats();
+    assert_eq!(
+        (s.first_seen, s.misses, s.hits, s.entries),
+        (1, 0, 0, 0),
+        "{s:?}"
+    );
+    // Back again: prepared and kept; then hits.
     for _ in 0..3 {
         cache.verify(Algorithm::Es256, &jwk, b"m1", &sig).unwrap();
     }
@@ -37,7 +46,72 @@ fn hits_after_the_first_verification_and_gives_the_same_verdicts() {
         Err(VerifyError::BadSignature)
     );
     let s = cache.stats();
-    assert_eq!((s.misses, s.hits, s.entries), (1, 3, 1), "{s:?}");
+    assert_eq!(
+        (s.first_seen, s.misses, s.hits, s.entries),
+        (1, 1, 3, 1),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn keys_seen_once_fill_nothing() {
+    let cache = CachedVerifier::new(FastestVerifier);
+    for _ in 0..20 {
+        let key = SigningKey::generate_os_rng(Algorithm::EdDsa).unwrap();
+        let (jwk, sig) = signed(&key, b"m");
+        let jwk = Jwk::parse(jwk.as_bytes()).unwrap();
+        cache.verify(Algorithm::EdDsa, &jwk, b"m", &sig).unwrap();
+    }
+    let s = cache.stats();
+    assert_eq!(
+        (s.first_seen, s.misses, s.hits, s.entries),
+        (20, 0, 0, 0),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_thumbprint_that_is_not_the_keys_changes_no_verdict() {
+    let cache = CachedVerifier::new(FastestVerifier);
+    let a = SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
+    let b = SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
+    let (ja, sa) = signed(&a, b"m");
+    let (jb, sb) = signed(&b, b"m");
+    let ja = Jwk::parse(ja.as_bytes()).unwrap();
+    let jb = Jwk::parse(jb.as_bytes()).unwrap();
+    // Key a cached under its own thumbprint.
+    for _ in 0..2 {
+        cache.verify(Algorithm::Es256, &ja, b"m", &sa).unwrap();
+    }
+    assert_eq!(cache.stats().entries, 1);
+    // Key b presented with a's thumbprint: the full-key comparison misses, b's own signature
+    // verifies and a's does not.
+    let ta = ja.thumbprint();
+    assert_eq!(
+        cache.verify_with_thumbprint(Algorithm::Es256, &jb, &ta, b"m", &sa),
+        Err(VerifyError::BadSignature)
+    );
+    cache
+        .verify_with_thumbprint(Algorithm::Es256, &jb, &ta, b"m", &sb)
+        .unwrap();
+    assert_eq!(cache.stats().hits, 0, "{:?}", cache.stats());
+}
+
+#[test]
+fn no_room_for_the_table_of_keys_seen_once_caches_nothing_and_still_verifies() {
+    let cache = CachedVerifier::with_limits(FastestVerifier, 64, 16);
+    let key = SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
+    let (jwk, sig) = signed(&key, b"m");
+    let jwk = Jwk::parse(jwk.as_bytes()).unwrap();
+    for _ in 0..3 {
+        cache.verify(Algorithm::Es256, &jwk, b"m", &sig).unwrap();
+        assert_eq!(
+            cache.verify(Algorithm::Es256, &jwk, b"x", &sig),
+            Err(VerifyError::BadSignature)
+        );
+    }
+    let s = cache.stats();
+    assert_eq!((s.hits, s.entries, s.bytes), (0, 0, 0), "{s:?}");
 }
 
 #[test]
@@ -52,8 +126,8 @@ fn does_not_cache_keys_that_verified_nothing() {
             Err(VerifyError::BadSignature)
         );
     }
-    assert_eq!(cache.stats().entries, 0);
-    assert_eq!(cache.stats().misses, 3);
+    let s = cache.stats();
+    assert_eq!((s.first_seen, s.misses, s.entries), (1, 2, 0), "{s:?}");
 }
 
 #[test]
@@ -66,12 +140,15 @@ fn the_same_rsa_key_under_ps256_and_rs256_is_two_entries() {
     let jwk = Jwk::parse(jwk_text.as_bytes()).unwrap();
     let sig_pss = pss.sign(b"m", &mut rng()).unwrap();
     let sig_pkcs1 = pkcs1.sign(b"m", &mut rng()).unwrap();
-    cache
-        .verify(Algorithm::Ps256, &jwk, b"m", &sig_pss)
-        .unwrap();
-    cache
-        .verify(Algorithm::Rs256, &jwk, b"m", &sig_pkcs1)
-        .unwrap();
+    for _ in 0..2 {
+        cache
+            .verify(Algorithm::Ps256, &jwk, b"m", &sig_pss)
+            .unwrap();
+        cache
+            .verify(Algorithm::Rs256, &jwk, b"m", &sig_pkcs1)
+            .unwrap();
+    }
+    assert_eq!(cache.stats().entries, 2);
     // A PKCS#1 signature never verifies through the cached PSS key, nor the reverse.
     assert_eq!(
         cache.verify(Algorithm::Ps256, &jwk, b"m", &sig_pkcs1),
@@ -93,7 +170,10 @@ fn another_key_never_hits_an_entry() {
     let (jb, _) = signed(&b, b"m");
     let ja = Jwk::parse(ja.as_bytes()).unwrap();
     let jb = Jwk::parse(jb.as_bytes()).unwrap();
-    cache.verify(Algorithm::Es256, &ja, b"m", &sa).unwrap();
+    for _ in 0..2 {
+        cache.verify(Algorithm::Es256, &ja, b"m", &sa).unwrap();
+    }
+    assert_eq!(cache.stats().entries, 1);
     assert_eq!(
         cache.verify(Algorithm::Es256, &jb, b"m", &sa),
         Err(VerifyError::BadSignature)
@@ -107,11 +187,12 @@ fn a_key_written_with_escapes_is_the_same_entry() {
     let key = SigningKey::generate_os_rng(Algorithm::Es256).unwrap();
     let (plain, sig) = signed(&key, b"m");
     let escaped = plain.replacen("\"EC\"", "\"\\u0045C\"", 1);
-    for text in [&plain, &escaped] {
+    for text in [&plain, &plain, &escaped] {
         let jwk = Jwk::parse(text.as_bytes()).unwrap();
         cache.verify(Algorithm::Es256, &jwk, b"m", &sig).unwrap();
     }
-    assert_eq!((cache.stats().misses, cache.stats().hits), (1, 1));
+    let s = cache.stats();
+    assert_eq!((s.first_seen, s.misses, s.hits), (1, 1, 1), "{s:?}");
 }
 
 #[test]
@@ -124,22 +205,30 @@ fn memory_stays_within_the_entry_and_byte_bounds() {
         let (jwk, sig) = signed(&key, b"m");
         keys.push((jwk, sig));
     }
+    // Each key twice in a row: seen once, then prepared and kept (evicting when a shard is
+    // full).
     for (jwk, sig) in &keys {
         let parsed = Jwk::parse(jwk.as_bytes()).unwrap();
-        cache.verify(Algorithm::EdDsa, &parsed, b"m", sig).unwrap();
-        let s = cache.stats();
-        assert!(s.entries <= 64 && s.bytes <= 64 * 1024, "{s:?}");
+        for _ in 0..2 {
+            cache.verify(Algorithm::EdDsa, &parsed, b"m", sig).unwrap();
+            let s = cache.stats();
+            assert!(s.entries <= 64 && s.bytes <= 64 * 1024, "{s:?}");
+        }
     }
+    assert!(cache.stats().entries > 0, "{:?}", cache.stats());
     // RSA keys are bigger: the byte bound binds first.
     let small = CachedVerifier::with_limits(FastestVerifier, 4096, 16 * 8 * 1024);
     for _ in 0..40 {
         let key = SigningKey::generate_os_rng(Algorithm::Ps256).unwrap();
         let (jwk, sig) = signed(&key, b"m");
         let parsed = Jwk::parse(jwk.as_bytes()).unwrap();
-        small.verify(Algorithm::Ps256, &parsed, b"m", &sig).unwrap();
-        assert!(small.stats().bytes <= 16 * 8 * 1024, "{:?}", small.stats());
+        for _ in 0..2 {
+            small.verify(Algorithm::Ps256, &parsed, b"m", &sig).unwrap();
+            assert!(small.stats().bytes <= 16 * 8 * 1024, "{:?}", small.stats());
+        }
     }
-    assert!(small.stats().entries < 40);
+    let s = small.stats();
+    assert!(s.entries > 0 && s.entries < 40, "{s:?}");
 }
 
 #[test]
@@ -163,7 +252,7 @@ fn concurrent_verifications_share_the_cache() {
         t.join().unwrap();
     }
     let s = cache.stats();
-    assert_eq!(s.hits + s.misses, 200);
+    assert_eq!(s.first_seen + s.hits + s.misses, 200, "{s:?}");
     assert_eq!(s.entries, 1);
 }
 
