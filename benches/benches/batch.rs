@@ -20,7 +20,8 @@
 //!
 //! Every row runs once per round, the order rotating each round, so load shifts over a round
 //! touch every row alike; figures are medians over rounds and ratios medians of per-round
-//! ratios (the floor being the backend with the lowest median floor). `BATCH_ROUNDS=N`
+//! ratios (the floor being the backend with the lowest median floor). CPU time is this
+//! thread's (`CLOCK_THREAD_CPUTIME_ID`), wall time beside it. `BATCH_ROUNDS=N`
 //! (default 11) sets the rounds, `BATCH_ALGS=ES256,EdDSA` the algorithms.
 //!
 //! Output lines (parsed by `cargo xtask bench`):
@@ -232,20 +233,12 @@ fn load(alg: Algorithm, keys: usize) -> Set {
     }
 }
 
-/// On-CPU nanoseconds of this thread (`/proc/thread-self/schedstat`, Linux), so that time
-/// spent waiting for a CPU on a loaded machine is not counted; `None` elsewhere.
+/// On-CPU nanoseconds of this thread (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`), so that
+/// time spent waiting for a CPU on a loaded machine is not counted; `None` where there is no
+/// such clock.
 fn thread_cpu_ns() -> Option<u64> {
-    use std::os::unix::fs::FileExt as _;
-    thread_local! {
-        static SCHEDSTAT: Option<std::fs::File> =
-            std::fs::File::open("/proc/thread-self/schedstat").ok();
-    }
-    SCHEDSTAT.with(|f| {
-        let mut buf = [0u8; 96];
-        let n = f.as_ref()?.read_at(&mut buf, 0).ok()?;
-        let text = core::str::from_utf8(buf.get(..n)?).ok()?;
-        text.split_whitespace().next()?.parse().ok()
-    })
+    let t = cpu_time::ThreadTime::try_now().ok()?;
+    u64::try_from(t.as_duration().as_nanos()).ok()
 }
 
 /// A measurement: on-CPU and wall-clock time, in µs per proof.
@@ -799,7 +792,7 @@ fn main() {
         );
     }
     if thread_cpu_ns().is_none() {
-        eprintln!("batch: no /proc/thread-self/schedstat; CPU figures unavailable (wall only)");
+        eprintln!("batch: no per-thread CPU clock; CPU figures unavailable (wall only)");
     }
     for alg in algs {
         run_alg(alg, rounds, bin.as_deref(), perf);

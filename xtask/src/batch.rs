@@ -156,8 +156,8 @@ fn report(out: &str, write_files: bool) -> Result<String> {
          From one run of `benches/benches/batch.rs` (`cargo xtask bench batch`): per algorithm, \
          2000 proofs over 50 keys (*warm*) and 2000 proofs over 2000 keys (*cold*). Every row \
          runs 50 proofs at a time, rows interleaved in a rotating order over the rounds, so \
-         load shifts touch every row alike; figures are medians of on-CPU µs per proof (this \
-         thread's schedstat; wall clock beside it), ratios medians of per-chunk ratios on the \
+         load shifts touch every row alike; figures are medians of on-CPU µs per proof \
+         (`CLOCK_THREAD_CPUTIME_ID` of the bench thread; wall clock beside it), ratios medians of per-chunk ratios on the \
          same proofs. A *floor* verifies the bare signature, importing the key from its \
          decoded coordinates on every call; *prepared* is the backend's verification with the \
          key imported beforehand; *warm*/*cold* are keybound's `check_proof` + replay commit \

@@ -55,7 +55,9 @@ impl SignatureVerifier for AwsLcVerifier {
     }
 
     /// One call: AWS-LC imports the key for this verification only (building a parsed key
-    /// costs more than one import; [`PrepareKey::prepare`] does it for the cache).
+    /// costs more than one import; [`PrepareKey::prepare`] does it for the cache). An Ed25519
+    /// key's decompression check runs only when the signature fails (AWS-LC decodes the
+    /// point itself and fails a point that does not decode), to tell `jwk` from `signature`.
     fn verify(
         &self,
         alg: Algorithm,
@@ -63,7 +65,7 @@ impl SignatureVerifier for AwsLcVerifier {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), VerifyError> {
-        let material = Material::decode(alg, key)?;
+        let material = Material::decode_deferring_decompression(alg, key)?;
         let ok = match &material {
             Material::Ec { alg, .. } => {
                 signature::UnparsedPublicKey::new(ecdsa(*alg), material.point()).verify(msg, sig)
@@ -77,7 +79,7 @@ impl SignatureVerifier for AwsLcVerifier {
                 signature::UnparsedPublicKey::new(&signature::ED25519, x).verify(msg, sig)
             }
         };
-        ok.map_err(|_| VerifyError::BadSignature)
+        ok.map_err(|_| material.failure())
     }
 }
 

@@ -39,6 +39,45 @@ impl Material {
     /// Checks `key` (keybound-jwk's full checks) and decodes it for `alg`.
     pub(crate) fn decode(alg: Algorithm, key: &Jwk<'_>) -> Result<Material, VerifyError> {
         key.check_key().map_err(|_| VerifyError::InvalidKey)?;
+        Self::decode_checked(alg, key)
+    }
+
+    /// [`Material::decode`] for one verification by a library that decodes the Ed25519 point
+    /// itself and fails the signature when it does not decode (*ring*, AWS-LC): every check
+    /// but the Ed25519 decompression, which [`Material::failure`] runs only once the
+    /// verification failed, to tell `jwk` from `signature`. A point that does not decompress
+    /// never verifies, so verdicts and reasons are those of [`Material::decode`] followed by
+    /// the verification; valid keys skip the decompression (about 3 µs).
+    #[cfg_attr(
+        not(feature = "aws-lc-rs"),
+        expect(dead_code, reason = "aws-lc-rs verifies one-off keys this way")
+    )]
+    pub(crate) fn decode_deferring_decompression(
+        alg: Algorithm,
+        key: &Jwk<'_>,
+    ) -> Result<Material, VerifyError> {
+        key.check_key_without_decompression()
+            .map_err(|_| VerifyError::InvalidKey)?;
+        Self::decode_checked(alg, key)
+    }
+
+    /// The error of a failed verification with material from
+    /// [`Material::decode_deferring_decompression`]: `InvalidKey` for an Ed25519 key that
+    /// does not decompress, else `BadSignature`.
+    #[cfg_attr(
+        not(feature = "aws-lc-rs"),
+        expect(dead_code, reason = "aws-lc-rs verifies one-off keys this way")
+    )]
+    pub(crate) fn failure(&self) -> VerifyError {
+        match self {
+            Material::Ed25519(x) if !keybound_jwk::ed25519_decompresses(x) => {
+                VerifyError::InvalidKey
+            }
+            _ => VerifyError::BadSignature,
+        }
+    }
+
+    fn decode_checked(alg: Algorithm, key: &Jwk<'_>) -> Result<Material, VerifyError> {
         let bad = |_| VerifyError::InvalidKey;
         match (alg, key.params()) {
             (Algorithm::Es256 | Algorithm::Es384, PublicParams::Ec { crv, x, y }) => {

@@ -135,3 +135,33 @@ fn rejects_off_curve_and_unreduced_ec_keys_on_every_backend_as_key_faults() {
         }
     }
 }
+
+/// An Ed25519 `x` whose `y` has no matching x (RFC 8032 §5.1.3 step 3 fails) is a key fault on
+/// every backend, also where the decompression check runs only after the library failed the
+/// signature (aws-lc-rs one-off verifications), and directly through each verifier.
+#[test]
+fn rejects_ed25519_keys_that_do_not_decompress_on_every_backend_as_key_faults() {
+    let mut found = 0;
+    for y in 2u8..=40 {
+        let mut key = [0u8; 32];
+        key[0] = y;
+        if keybound_jose::keybound_jwk::ed25519_decompresses(&key) {
+            continue;
+        }
+        found += 1;
+        let text = okp(&key);
+        let jwk = Jwk::parse(text.as_bytes()).unwrap();
+        for sig in [[0u8; 64], [0x5a; 64]] {
+            for (name, v) in verifiers() {
+                let err = verify_signature(&*v, Algorithm::EdDsa, &jwk, b"m", &sig).unwrap_err();
+                assert_eq!(err.fault(), Fault::Key, "{name} {text}: {err:?}");
+                assert_eq!(
+                    v.verify(Algorithm::EdDsa, &jwk, b"m", &sig),
+                    Err(VerifyError::InvalidKey),
+                    "{name} {text}"
+                );
+            }
+        }
+    }
+    assert!(found >= 5, "only {found} non-decompressing y in 2..=40");
+}
