@@ -369,7 +369,11 @@ fn main() {
     let layer = KeyboundLayer::new(
         GateConfig::new(origin).unwrap(),
         JwtValidator::new(JwksHandle::new(jwks), ISSUER, origin),
-        MemoryReplayStore::new(total * 2),
+        // One client key makes every proof of the run inside one replay window: far above
+        // the default per-key quota (1,000), which a real busy client would raise the same
+        // way, and all in one of the store's 16 shards (a key's entries share a shard so its
+        // count lives there), hence 16 × the room. The owner bookkeeping still runs.
+        MemoryReplayStore::new(total * 2 * 16).with_owner_quota(usize::MAX),
     );
     let in_process_result = in_process(&layer, &as_jwk, &pool, in_process_n, in_process_rounds);
     let layered_app = Router::new().route("/accounts", get(layered)).layer(layer);
