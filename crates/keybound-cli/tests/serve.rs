@@ -737,3 +737,23 @@ async fn serve_reloads_the_jwks_on_sighup_and_stops_on_sigint() {
     assert!(stderr.contains("JWKS not reloaded"), "{stderr}");
     assert!(stderr.contains("JWKS reloaded"), "{stderr}");
 }
+
+/// A supervisor may signal as soon as it reads the readiness line: the handlers are installed
+/// before `listening on …` is printed, so an immediate SIGHUP reloads instead of killing the
+/// process (the default action), and an immediate SIGTERM stops it cleanly.
+#[tokio::test]
+async fn serve_handles_signals_sent_as_soon_as_it_listens() {
+    for _ in 0..5 {
+        let mut g = Gate::start(&[]);
+        g.signal("-HUP");
+        let r = get(g.addr, "/healthz", &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert!(g.child.try_wait().unwrap().is_none(), "SIGHUP killed serve");
+        let (code, _, stderr) = g.stop();
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    let g = Gate::start(&[]);
+    let (code, elapsed, stderr) = g.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}

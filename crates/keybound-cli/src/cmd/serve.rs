@@ -379,6 +379,9 @@ async fn serve(args: ServeCli, layer: Layer) -> Result<u8, CliError> {
             }),
         );
 
+    // Signal handlers before the readiness line: a supervisor that sends SIGHUP or SIGTERM
+    // as soon as it reads "listening" must reach them, not the default action (terminate).
+    let handlers = SignalHandlers::install()?;
     crate::emit(&format!("listening on http://{addr}"))?;
     tracing::info!(
         %addr,
@@ -393,7 +396,7 @@ async fn serve(args: ServeCli, layer: Layer) -> Result<u8, CliError> {
     let reload = Arc::new(layer.clone());
     let jwks_path = args.jwks.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signals = tokio::spawn(signal_loop(reload, jwks_path, stop_tx));
+    let signals = tokio::spawn(signal_loop(handlers, reload, jwks_path, stop_tx));
 
     let mut graceful_rx = stop_rx.clone();
     let server = axum::serve(
@@ -418,17 +421,38 @@ async fn serve(args: ServeCli, layer: Layer) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
+/// SIGTERM, SIGINT and SIGHUP, installed before `serve` says it listens.
+struct SignalHandlers {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl SignalHandlers {
+    fn install() -> Result<SignalHandlers, CliError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let failed =
+            |e: std::io::Error| CliError::failure(format!("cannot install signal handlers: {e}"));
+        Ok(SignalHandlers {
+            term: signal(SignalKind::terminate()).map_err(failed)?,
+            int: signal(SignalKind::interrupt()).map_err(failed)?,
+            hup: signal(SignalKind::hangup()).map_err(failed)?,
+        })
+    }
+}
+
 /// SIGTERM / SIGINT: stop. SIGHUP: re-read the JWKS.
-async fn signal_loop(layer: Arc<Layer>, jwks_path: String, stop: tokio::sync::watch::Sender<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return;
-    };
+async fn signal_loop(
+    handlers: SignalHandlers,
+    layer: Arc<Layer>,
+    jwks_path: String,
+    stop: tokio::sync::watch::Sender<bool>,
+) {
+    let SignalHandlers {
+        mut term,
+        mut int,
+        mut hup,
+    } = handlers;
     loop {
         tokio::select! {
             _ = term.recv() => break,
