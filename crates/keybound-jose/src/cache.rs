@@ -216,8 +216,11 @@ impl<V: PrepareKey> CachedVerifier<V> {
     /// while [`SEEN_WAYS`] - 1 other keys of the same bucket come.
     fn seen_before(&self, hash: u64) -> bool {
         let tag = hash | 1;
-        let buckets = self.seen.len() / SEEN_WAYS;
-        let first = ((hash >> 24) as usize & buckets.wrapping_sub(1)) * SEEN_WAYS;
+        // A power of two (see `with_limits`); an empty table records nothing.
+        let Some(mask) = (self.seen.len() / SEEN_WAYS).checked_sub(1) else {
+            return false;
+        };
+        let first = ((hash >> 24) as usize & mask) * SEEN_WAYS;
         let Some(bucket) = self.seen.get(first..first + SEEN_WAYS) else {
             return false;
         };
