@@ -6,12 +6,9 @@
 //! Writes the `batch` section of docs/performance.md (tables, the targets with their verdicts)
 //! and `docs/batch.svg`, a chart drawn from the same run's figures.
 
+use crate::{Result, cargo, root, run, step};
 use core::fmt::Write as _;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
-use crate::{Result, cargo, root, run, step};
 
 /// The chart the run draws (relative to the workspace root).
 const SVG: &str = "docs/batch.svg";
@@ -29,39 +26,17 @@ pub(crate) fn run_batch(write_files: bool) -> Result<String> {
     step("bench batch");
     let bin = crate::size::target_dir().join("release").join("keybound");
     let mut c = cargo();
-    c.current_dir(root())
-        .args(["bench", "-p", "keybound-benches", "--bench", "batch"])
-        .env("KEYBOUND_BIN", &bin)
-        .stdout(Stdio::piped());
-    eprintln!("$ {c:?}");
-    let mut child = c
-        .spawn()
-        .map_err(|e| format!("cannot start cargo bench: {e}"))?;
-    let mut out = String::new();
-    if let Some(pipe) = child.stdout.take() {
-        for line in BufReader::new(pipe).lines() {
-            let line = line.map_err(|e| e.to_string())?;
-            println!("{line}");
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
-    let status = child.wait().map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err(format!("cargo bench --bench batch exited with {status}"));
-    }
-    let saved = crate::size::target_dir()
-        .join("bench-batch")
-        .join("last-run.txt");
+    c.args(["bench", "-p", "keybound-benches", "--bench", "batch"])
+        .env("KEYBOUND_BIN", &bin);
+    let out = crate::bench::echoed_stdout(&mut c, "batch")?;
+    let saved = saved_run();
     let _ = std::fs::write(&saved, &out);
     report(&out, write_files)
 }
 
 /// The report of a saved run (`cargo xtask bench batch --report-only`).
 pub(crate) fn report_saved(write_files: bool) -> Result<String> {
-    let saved = crate::size::target_dir()
-        .join("bench-batch")
-        .join("last-run.txt");
+    let saved = saved_run();
     let out = std::fs::read_to_string(&saved).map_err(|e| {
         format!(
             "{}: {e} (run `cargo xtask bench batch` first)",
@@ -69,6 +44,13 @@ pub(crate) fn report_saved(write_files: bool) -> Result<String> {
         )
     })?;
     report(&out, write_files)
+}
+
+/// Where the last run's stdout is kept (`--report-only` reads it).
+fn saved_run() -> std::path::PathBuf {
+    crate::size::target_dir()
+        .join("bench-batch")
+        .join("last-run.txt")
 }
 
 fn num(s: &str) -> f64 {

@@ -116,10 +116,15 @@ fn load_run(path: &Path) -> Result<(SystemTime, String, String, String)> {
 /// Runs one bench in quick mode, echoing and returning its stdout (our own report lines).
 fn bench_output(bench: &str) -> Result<String> {
     let mut c = cargo();
-    c.current_dir(root())
-        .args(["bench", "-p", "keybound-benches", "--bench", bench, "--"])
-        .args(QUICK)
-        .stdout(Stdio::piped());
+    c.args(["bench", "-p", "keybound-benches", "--bench", bench, "--"])
+        .args(QUICK);
+    echoed_stdout(&mut c, bench)
+}
+
+/// Runs `cargo bench …` in the workspace root, echoing its stdout line by line and returning
+/// it; an error names `bench` when it fails.
+pub(crate) fn echoed_stdout(c: &mut Command, bench: &str) -> Result<String> {
+    c.current_dir(root()).stdout(Stdio::piped());
     eprintln!("$ {c:?}");
     let mut child = c
         .spawn()
@@ -216,7 +221,8 @@ fn command_line(program: &str, args: &[&str]) -> Option<String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }
 
-fn machine(report: &mut String, started: SystemTime, load_before: &str, load_after: &str) {
+/// The CPU count and model (`/proc/cpuinfo`).
+fn cpus_and_model() -> (usize, String) {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -226,19 +232,29 @@ fn machine(report: &mut String, started: SystemTime, load_before: &str, load_aft
                 .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
+    (cpus, model)
+}
+
+/// `at` as a UTC date and minute.
+fn utc_date(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    command_line(
+        "date",
+        &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
+    )
+    .unwrap_or_else(|| format!("Unix time {secs}"))
+}
+
+fn machine(report: &mut String, started: SystemTime, load_before: &str, load_after: &str) {
+    let (cpus, model) = cpus_and_model();
     let rustc = command_line(
         &std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()),
         &["--version"],
     )
     .unwrap_or_else(|| "rustc (unknown)".into());
-    let secs = started
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let date = command_line(
-        "date",
-        &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
-    )
-    .unwrap_or_else(|| format!("Unix time {secs}"));
+    let date = utc_date(started);
     let _ = writeln!(
         report,
         "Run of `cargo xtask bench` on {date}: {cpus} CPUs ({model}), {rustc}, load average \
@@ -251,23 +267,8 @@ fn machine(report: &mut String, started: SystemTime, load_before: &str, load_aft
 
 /// One line naming the machine, for sections written outside the criterion run.
 fn machine_line(report: &mut String, at: SystemTime, load: &str) {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let secs = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let date = command_line(
-        "date",
-        &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
-    )
-    .unwrap_or_else(|| format!("Unix time {secs}"));
+    let (cpus, model) = cpus_and_model();
+    let date = utc_date(at);
     let _ = writeln!(
         report,
         "Written {date} on {cpus} CPUs ({model}); load average {load} when it finished.\n"
