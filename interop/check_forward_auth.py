@@ -25,12 +25,13 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+
+from loopback import free_port, wait_port
 
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
@@ -56,25 +57,6 @@ def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
 
 def b64u(b: bytes) -> str:
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} is not listening on 127.0.0.1:{port} after 10 s")
 
 
 # --- the authorization server and the client (jwcrypto) --------------------------------

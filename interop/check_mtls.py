@@ -23,11 +23,11 @@ Everything listens on 127.0.0.1; every process started here is killed before exi
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.parse
+
+from loopback import free_port, wait_port
 
 KEYBOUND, RS_SERVER, WORK = sys.argv[1:4]
 TIMEOUT = 30
@@ -97,25 +97,6 @@ def nginx_escaped(name: str) -> str:
 
 
 # --- processes ---------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} is not listening on 127.0.0.1:{port} after 10 s")
-
 
 def start_rs(name: str, *args: str) -> str:
     """Starts the keybound resource server; returns its origin (`https://127.0.0.1:PORT`)."""
